@@ -1,0 +1,40 @@
+"""Inference Lambda (container image): SQS batch of S3 ObjectCreated events in, batchItemFailures out.
+
+The model and the clients load once per container, at import, outside the handler."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from papila.config import Settings
+from papila.model import card as model_card
+from papila.model import runtime
+from papila.storage import ImageBucket
+from papila.store import ScreeningStore
+from papila.worker import Worker
+
+logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+SETTINGS = Settings.from_env()
+MODEL = runtime.load(SETTINGS.model_path)
+WORKER = Worker(
+    ScreeningStore.connect(SETTINGS.mongodb_uri, SETTINGS.mongodb_db),
+    ImageBucket(SETTINGS.uploads_bucket),
+    MODEL,
+    model_card.load_card(SETTINGS.model_path),
+    max_receive_count=SETTINGS.max_receive_count,
+    lease_seconds=int(os.environ.get("LEASE_SECONDS", "60")),
+)
+# Report failures per message even when the whole batch fails, so SQS retries only those.
+PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> None:
+    WORKER.handle_sqs_record(record.raw_event)
+
+
+def handler(event: dict, context: object) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=PROCESSOR, context=context)

@@ -1,0 +1,147 @@
+"""API errors in the contract's shape: `{"error": {"code": "<snake_case>", "message": "<sentence>"}}`.
+
+`reply_for_exception` turns anything a use case raises into (status, body): `ApiError` as it is,
+pydantic's `ValidationError` as 400 `invalid_request` naming each field and its problem (never the
+input: it may be personal data), an `ImageError` with its own code, an unreachable database or
+object store as 503, anything else as a generic 500. Only the exception's type, the route and the
+screening id are logged, never request bodies or exception messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from pydantic import ValidationError
+
+from papila.imaging import ImageError
+
+log = logging.getLogger("papila.api")
+
+# ImageError codes that deserve a status other than 400.
+IMAGE_ERROR_STATUS = {"unsupported_format": 415, "content_type_mismatch": 415, "image_too_large": 413}
+
+INTERNAL_MESSAGE = "Something went wrong on our side; please try again in a minute."
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable; please try again in a minute."
+
+
+class ApiError(Exception):
+    """An error the client can act on: HTTP status, snake_case code and one readable sentence."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.details)
+
+
+def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _problem(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required"
+    msg = str(err.get("msg", "invalid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return msg[:1].lower() + msg[1:]
+
+
+def from_validation_error(exc: ValidationError) -> ApiError:
+    """400 `invalid_request`; `details` lists every field, the message the first three."""
+    details = [
+        {"field": _field(tuple(e["loc"])), "problem": _problem(e)}
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+    shown = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:3])
+    more = f" (and {len(details) - 3} more)" if len(details) > 3 else ""
+    return ApiError(400, "invalid_request", f"Invalid request: {shown}{more}.", details=details)
+
+
+def _unavailable_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = []
+    try:
+        from pymongo.errors import ConnectionFailure
+
+        types.append(ConnectionFailure)
+    except ImportError:  # pragma: no cover - pymongo is a runtime dependency of the API
+        pass
+    try:
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        types.append(BotoConnectionError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(types)
+
+
+def _is_unavailable(exc: Exception) -> bool:
+    """The database or an AWS endpoint could not be reached (a 503, not a bug)."""
+    return isinstance(exc, _unavailable_types())
+
+
+def reply_for_exception(
+    exc: Exception, *, route: str = "?", screening_id: str | None = None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, body, headers) for any exception a route raised."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.body(), exc.headers
+    if isinstance(exc, ValidationError):
+        err = from_validation_error(exc)
+        return err.status, err.body(), {}
+    if isinstance(exc, ImageError):
+        return IMAGE_ERROR_STATUS.get(exc.code, 400), error_body(exc.code, exc.message), {}
+    frames = "".join(traceback.format_tb(exc.__traceback__))  # code locations only, no values
+    if _is_unavailable(exc):
+        log.error("dependency unavailable: %s route=%s screening_id=%s", type(exc).__name__, route, screening_id)
+        return 503, error_body("service_unavailable", UNAVAILABLE_MESSAGE), {"Retry-After": "5"}
+    log.error("unhandled %s route=%s screening_id=%s\n%s", type(exc).__name__, route, screening_id, frames)
+    return 500, error_body("internal_error", INTERNAL_MESSAGE), {}
+
+
+# Chalice answers some requests itself with {"Code": ..., "Message": ...}; these become contract errors.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": ("method_not_allowed", "This method is not allowed here."),
+    "UnsupportedMediaType": ("unsupported_media_type", "Send the request body as application/json."),
+    "BadRequest": ("bad_request", "The request could not be understood."),
+    "BadRequestError": ("bad_request", "The request could not be understood."),
+    "NotFoundError": ("not_found", "Nothing is here."),
+    "InternalServerError": ("internal_error", INTERNAL_MESSAGE),
+}
+
+
+def reshape_framework_error(status: int, body: Any) -> dict[str, Any] | None:
+    """The contract body for a framework-made error body, or None if `body` is not one."""
+    if status < 400 or not isinstance(body, dict) or "Code" not in body or "error" in body:
+        return None
+    code, message = _CHALICE_CODES.get(str(body.get("Code")), ("error", "The request failed."))
+    if code == "method_not_allowed" and isinstance(body.get("Message"), str):
+        method = body["Message"].rsplit(" ", 1)[-1]
+        message = f"The {method} method is not allowed on this path."
+    return error_body(code, message)

@@ -1,0 +1,33 @@
+"""S3 key layout. Uploads land under `uploads/` (the prefix the S3 -> SQS notification watches);
+derived images under `results/`, so writing them never triggers the pipeline again."""
+
+from __future__ import annotations
+
+import re
+
+EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff", ".tiff": "image/tiff"}
+UPLOADS_PREFIX = "uploads/"
+_ORIGINAL = re.compile(r"^uploads/([0-9a-f-]{36})/original\.(jpg|jpeg|png|tif|tiff)$")
+
+
+def original_key(screening_id: str, extension: str) -> str:
+    return f"{UPLOADS_PREFIX}{screening_id}/original.{extension.lower().lstrip('.')}"
+
+
+def crop_key(screening_id: str) -> str:
+    return f"results/{screening_id}/crop.png"
+
+
+def heatmap_key(screening_id: str) -> str:
+    return f"results/{screening_id}/heatmap.png"
+
+
+def screening_prefixes(screening_id: str) -> tuple[str, ...]:
+    """Every prefix holding objects of one screening (for erasure)."""
+    return (f"{UPLOADS_PREFIX}{screening_id}/", f"results/{screening_id}/")
+
+
+def screening_id_from_key(key: str) -> str | None:
+    """The screening id of an original upload key, or None for any other key."""
+    match = _ORIGINAL.match(key)
+    return match.group(1) if match else None

@@ -1,0 +1,60 @@
+"""Labelled image folders: `glaucoma/` and `normal/` sub-folders (the layout export writes and train reads).
+
+Optional expert masks are looked up beside the images as `masks/<label>/<stem>_disc.png` and
+`<stem>_cup.png` (RIM-ONE DL layout), either under DIR or under DIR's parent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+LABELS = ("normal", "glaucoma")  # index = class id of the Dense(2) head
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    label: int  # 1 = glaucoma
+    disc_mask: Path | None = None
+    cup_mask: Path | None = None
+
+
+def list_samples(data_dir: str | Path) -> list[Sample]:
+    """Every image under DIR/glaucoma and DIR/normal, sorted for reproducibility."""
+    root = Path(data_dir)
+    if not all((root / name).is_dir() for name in LABELS):
+        raise FileNotFoundError(f"{root} must contain 'glaucoma/' and 'normal/' sub-folders")
+    samples = []
+    for label, name in enumerate(LABELS):
+        for path in sorted((root / name).iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+                continue
+            disc = cup = None
+            for masks in (root / "masks" / name, root.parent / "masks" / name):
+                if (masks / f"{path.stem}_disc.png").exists():
+                    disc, cup = masks / f"{path.stem}_disc.png", masks / f"{path.stem}_cup.png"
+                    break
+            samples.append(Sample(path, label, disc, cup if cup and cup.exists() else None))
+    if not samples:
+        raise FileNotFoundError(f"no images under {root}/glaucoma or {root}/normal")
+    return samples
+
+
+def load_rgb(path: Path, size: int) -> np.ndarray:
+    """Image as uint8 RGB, resized to size x size (the crops are square already)."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
+
+
+def load_mask(path: Path | None, size: int) -> np.ndarray:
+    if path is None:
+        return np.zeros((size, size), np.uint8)
+    with Image.open(path) as im:
+        return (np.asarray(im.convert("L").resize((size, size), Image.Resampling.NEAREST)) > 127).astype(
+            np.uint8
+        )

@@ -1,0 +1,181 @@
+"""After training: write the serving model, the master weights, `model.json` and `MODEL_CARD.md`.
+
+Also measures the int8 runtime against full precision on the CV folds: each fold's best checkpoint is
+quantised (calibrated on its own training images) and both score the fold's held-out images."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from papila.model import architecture, metrics
+from papila.model.data import list_samples, load_rgb
+
+SERVING_NAME = "papila_vgg19_int8.tflite"
+MASTER_NAME = "papila_vgg19_master.npz"
+REFERENCE = {"source": "RIM-ONE DL paper, by-hospital test set, ImageNet-pretrained VGG19",
+             "auc": 0.9272, "accuracy": 0.8563, "sensitivity_at_85_specificity": 0.875}
+
+
+def _log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def _scores(model: Any, images: np.ndarray) -> np.ndarray:
+    return np.array([p.probability_glaucoma for p in model.predict(images)])
+
+
+def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True) -> dict[str, Any]:
+    import keras
+    from sklearn.model_selection import StratifiedKFold
+
+    from papila.model import export
+    from papila.model.runtime import KerasModel, LiteRtModel
+
+    out = Path(out)
+    work = out / ".train"
+    cv = json.loads((work / "cv.json").read_text())
+    cfg = cv["config"]
+    samples = [s for d in data_dirs for s in list_samples(d)]
+    images = np.stack([load_rgb(s.path, cfg["size"]) for s in samples]).astype(np.float32)
+    labels = np.array([s.label for s in samples])
+    rng = np.random.default_rng(cfg["seed"])
+
+    final = keras.models.load_model(work / "final.keras", compile=False)
+    architecture.save_npz(final, str(out / MASTER_NAME))
+    calibration = images[rng.permutation(len(images))[:128]]
+    export.to_litert(final, calibration, out / SERVING_NAME)
+    _log(f"wrote {out / SERVING_NAME} and {out / MASTER_NAME}")
+
+    comparison: dict[str, Any] = {}
+    if compare_folds and cv["folds"]:
+        oof_float, oof_int8 = np.full(len(samples), np.nan), np.full(len(samples), np.nan)
+        skf = StratifiedKFold(cfg["folds"], shuffle=True, random_state=cfg["seed"])
+        for k, (tr, va) in enumerate(skf.split(np.zeros(len(labels)), labels)):
+            best = work / f"fold{k}.best.keras"
+            oof_float[va] = _scores(KerasModel(best), images[va])
+            with tempfile.TemporaryDirectory() as tmp:
+                fold_model = keras.models.load_model(best, compile=False)
+                path = export.to_litert(fold_model, images[tr][rng.permutation(len(tr))[:128]], Path(tmp) / "f.tflite")
+                oof_int8[va] = _scores(LiteRtModel(path), images[va])
+            _log(f"fold {k}: float AUC {metrics.roc_auc(labels[va], oof_float[va]):.4f}, "
+                 f"int8 AUC {metrics.roc_auc(labels[va], oof_int8[va]):.4f}")
+        comparison = {
+            "auc_float": metrics.roc_auc(labels, oof_float), "auc_int8": metrics.roc_auc(labels, oof_int8),
+            "max_abs_probability_difference": float(np.max(np.abs(oof_float - oof_int8))),
+        }
+
+    digest = hashlib.sha256((out / SERVING_NAME).read_bytes()).hexdigest()[:8]
+    trained = datetime.now(UTC)
+    card = {
+        "model_version": f"vgg19bn-{trained:%Y-%m-%d}-{digest}",
+        "architecture": "VGG19 (16 conv + batch norm) -> GlobalAveragePooling2D -> Dense(2, softmax)",
+        "input_size": cfg["size"],
+        "runtime": "LiteRT full-integer int8 (float input/output), outputs probabilities and class activation maps",
+        "threshold": cv["threshold"],
+        "threshold_rule": f"lowest threshold with >= {cfg['target_specificity']:.2f} specificity on the pooled "
+                          f"out-of-fold predictions of the {cfg['folds']}-fold CV (never on scored data)",
+        "metrics": {"cv": cv["cv"], "folds": cv["folds"], "int8_vs_float": comparison},
+        "reference": REFERENCE,
+        "training_data": {"name": "RIM-ONE DL, partitioned by hospital, training set",
+                          "n": cv["n"], "glaucoma": cv["n_glaucoma"], "normal": cv["n_normal"]},
+        "licence": "Trained on RIM-ONE DL: research and educational use only, free of charge; no commercial use, "
+                   "no redistribution of the data. The weights carry these terms.",
+        "intended_use": "Screening aid for research and education: flags optic-disc crops for an "
+                        "ophthalmologist's review. Not a diagnosis.",
+        "limits": ["trained on one hospital and one camera family", "expects optic-disc crops",
+                   "not validated on a prospective population", "no pretrained weights: trained from scratch on 311 images"],
+        "training": {k: cfg[k] for k in ("epochs", "folds", "batch", "lr", "weight_decay", "label_smoothing",
+                                         "seg_weight", "seed")} | {"final_epochs": cv["final_epochs"],
+                                                                   "train_seconds": cv.get("train_seconds")},
+        "trained_at": trained.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "files": {"serving": SERVING_NAME, "master": MASTER_NAME},
+    }
+    (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    (out / "MODEL_CARD.md").write_text(markdown(card))
+    _log(f"model {card['model_version']}: {json.dumps(comparison)}")
+    return card
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def markdown(card: dict[str, Any]) -> str:
+    """The human half of the card, generated from the same numbers as model.json."""
+    cv, ref, train = card["metrics"]["cv"], card["reference"], card["training"]
+    folds = "\n".join(f"| {f['fold']} | {f['n_val']} | {f['best_epoch']} | {_fmt(f['auc'])} | {_fmt(f['auc_last_epoch'])} |"
+                      for f in card["metrics"]["folds"])
+    q = card["metrics"].get("int8_vs_float") or {}
+    data = card["training_data"]
+    return f"""# Model card: {card['model_version']}
+
+**Intended use.** {card['intended_use']}
+
+## Model
+- Architecture: {card['architecture']}, input {card['input_size']} x {card['input_size']} RGB (scaled to [-1, 1]
+  inside the model). Batch normalisation after every convolution (the `vgg19_bn` variant): no ImageNet
+  weights can be fetched here, and plain VGG19 does not train from scratch on this data.
+- Serving: `{card['files']['serving']}` ({card['runtime']}). Master weights: `{card['files']['master']}`
+  (float16 arrays by layer, used by `papila evaluate --runtime keras` and to start retraining).
+- Heat map: class activation map of the glaucoma class (exact for the GAP + Dense head), a second output.
+
+## Training data and licence
+{data['name']}: {data['n']} optic-disc crops ({data['glaucoma']} glaucoma, {data['normal']} normal) from one
+hospital, with expert disc and cup masks. {card['licence']} Cite: Fumero Batista F.J. et al., RIM-ONE DL,
+Image Analysis & Stereology 39(3):161-167, 2020, doi:10.5566/ias.2346.
+
+## Recipe
+From scratch (He-normal init), mixed bfloat16 on CPU, AdamW (lr {train['lr']}, weight decay
+{train['weight_decay']}) with one epoch of warm-up and cosine decay, batch {train['batch']}, label smoothing
+{train['label_smoothing']}, class-balanced sample weights, augmentation (horizontal flip, +-12 degree rotation,
++-10 % zoom, +-5 % shift with reflection, brightness/contrast/saturation/hue jitter; no crops that cut
+the disc), auxiliary disc/cup segmentation decoder on the encoder (loss weight {train['seg_weight']}, dropped at
+serving). {train['folds']}-fold stratified CV of {train['epochs']} epochs each with early stopping on the fold's AUC
+(best epoch kept), then a final fit on all images for {train['final_epochs']} epochs (the median best epoch).
+Seed {train['seed']}. Training time: {train.get('train_seconds')} s on 2 CPU cores.
+
+## Cross-validated performance (out-of-fold, training hospital)
+| metric | value |
+|---|---|
+| AUC (pooled out-of-fold) | {_fmt(cv['auc'])} |
+| AUC per fold, mean +- sd | {_fmt(cv['auc_fold_mean'])} +- {_fmt(cv['auc_fold_std'])} |
+| accuracy at the threshold | {_fmt(cv['accuracy'])} |
+| sensitivity / specificity | {_fmt(cv['sensitivity'])} / {_fmt(cv['specificity'])} |
+| sensitivity at 85 % specificity | {_fmt(cv['sensitivity_at_85_specificity'])} |
+
+| fold | held-out images | best epoch | AUC (best epoch) | AUC (last epoch) |
+|---|---|---|---|---|
+{folds}
+
+The fold AUCs use early stopping on the same fold, so they are optimistic; the last-epoch mean is
+{_fmt(cv['auc_last_epoch_fold_mean'])}. Published reference ({ref['source']}): AUC {ref['auc']}, accuracy
+{ref['accuracy']}, sensitivity {ref['sensitivity_at_85_specificity']} at 0.85 specificity, on the two other hospitals.
+This model's by-hospital test score is measured outside this repository.
+
+int8 runtime against full precision on the same folds: AUC {_fmt(q.get('auc_int8'))} vs {_fmt(q.get('auc_float'))};
+largest probability difference {_fmt(q.get('max_abs_probability_difference'))}.
+
+## Operating threshold
+**{card['threshold']:.4f}**: the {card['threshold_rule']}. A probability at or above it is labelled
+`glaucoma` with a referral wording.
+
+## Limits
+{chr(10).join('- ' + item for item in card['limits'])}
+- The by-hospital generalisation gap is unknown until measured on the other hospitals' images.
+
+## Reproduce
+```
+.venv/bin/papila train --data ../shared/datasets/rim-one-dl-hospital-train/images --out weights/ \
+    --epochs {train['epochs']} --folds {train['folds']}
+.venv/bin/papila evaluate --data <folder with glaucoma/ and normal/> --json
+python bench/inference.py
+```
+"""

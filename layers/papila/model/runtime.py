@@ -1,0 +1,81 @@
+"""Serving runtime: the int8 LiteRT model (no TensorFlow needed), loaded once per process.
+
+The serving graph has two outputs: softmax probabilities [normal, glaucoma] and class activation
+maps (7 x 7 x 2: the last block's feature maps weighted by the Dense head, exact for a GAP head).
+A Keras master (`.keras`) can be served too, for comparison (`papila evaluate --runtime keras`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from papila.model.architecture import GLAUCOMA_CLASS
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probability_glaucoma: float
+    cam: np.ndarray  # H x W activation map of the glaucoma class (float32, un-normalised)
+
+
+class LiteRtModel:
+    """A `.tflite` model: input 1 x 224 x 224 x 3 float32 RGB 0..255; outputs probabilities and CAMs."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        self.interpreter = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count() or 1)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]
+        outputs = self.interpreter.get_output_details()
+        # The probabilities are the 2-vector output; the other one is the CAM.
+        self._probs = next(o for o in outputs if len(o["shape"]) == 2)
+        self._cam = next(o for o in outputs if len(o["shape"]) == 4)
+        self.input_size = int(self._input["shape"][1])
+
+    def predict(self, batch: np.ndarray) -> list[Prediction]:
+        results = []
+        for image in np.asarray(batch, np.float32):
+            self.interpreter.set_tensor(self._input["index"], image[None])
+            self.interpreter.invoke()
+            probs = self.interpreter.get_tensor(self._probs["index"])[0]
+            cam = self.interpreter.get_tensor(self._cam["index"])[0]
+            results.append(Prediction(float(probs[GLAUCOMA_CLASS]), cam[..., GLAUCOMA_CLASS].astype(np.float32)))
+        return results
+
+
+class KerasModel:
+    """The full-precision master (`.npz` weights or a `.keras` checkpoint) through Keras: needs
+    TensorFlow; used for evaluation, export and retraining, never in the inference image."""
+
+    def __init__(self, path: Path, input_size: int = 224) -> None:
+        import keras
+
+        from papila.model import architecture
+        from papila.model.export import serving_model
+
+        self.path = Path(path)
+        if self.path.suffix == ".npz":
+            keras.mixed_precision.set_global_policy("float32")
+            master = architecture.build(input_size)
+            architecture.load_npz(master, str(self.path))
+        else:
+            master = keras.models.load_model(self.path, compile=False)
+        self.model = serving_model(master)
+        self.input_size = int(self.model.input_shape[1])
+
+    def predict(self, batch: np.ndarray) -> list[Prediction]:
+        probs, cams = self.model.predict(np.asarray(batch, np.float32), verbose=0, batch_size=16)
+        return [Prediction(float(p[GLAUCOMA_CLASS]), c[..., GLAUCOMA_CLASS]) for p, c in zip(probs, cams, strict=True)]
+
+
+def load(path: str | Path) -> LiteRtModel | KerasModel:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    return KerasModel(path) if path.suffix in (".keras", ".npz") else LiteRtModel(path)

@@ -1,0 +1,212 @@
+"""`papila train`: stratified k-fold CV on the training folder(s), then a final fit on all of it.
+
+Recipe (see weights/MODEL_CARD.md): VGG19-BN from scratch, mixed bfloat16, AdamW with warm-up and
+cosine decay, label smoothing, class weighting, fundus-safe augmentation (flip, small rotation /
+zoom / shift, colour jitter), auxiliary disc/cup mask loss where masks exist. Each fold keeps its
+best epoch by validation AUC (early stopping); the out-of-fold predictions of those epochs choose the
+operating threshold. Checkpoints every epoch under OUT/.train/, so a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from papila.model import architecture, metrics
+from papila.model.data import Sample, list_samples, load_mask, load_rgb
+
+SEG_SCALE = 4  # the decoder predicts masks at 1/4 of the input size
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    out: str = "weights"
+    epochs: int = 16
+    folds: int = 4
+    size: int = architecture.INPUT_SIZE
+    batch: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    seg_weight: float = 1.0
+    seed: int = 20201
+    init: str | None = None  # start from these weights (retraining)
+    target_specificity: float = 0.85
+    final_fit: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def _load(samples: list[Sample], size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    images = np.stack([load_rgb(s.path, size) for s in samples])
+    masks = np.stack([np.stack([load_mask(s.disc_mask, size), load_mask(s.cup_mask, size)], -1) for s in samples])
+    labels = np.array([s.label for s in samples], np.int32)
+    has_mask = np.array([s.disc_mask is not None for s in samples], np.float32)
+    return images, masks, labels, has_mask
+
+
+def _dataset(images, masks, labels, has_mask, class_w, cfg: TrainConfig, seed: int):
+    import keras
+    import tensorflow as tf
+
+    geo = keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(0.035, fill_mode="reflect", seed=seed + 1),  # about +-12 degrees
+        keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomTranslation(0.05, 0.05, fill_mode="reflect", seed=seed + 3),
+    ])
+    seg_size = cfg.size // SEG_SCALE
+
+    def augment(img, mask, label, hm):
+        both = tf.concat([tf.cast(img, tf.float32), tf.cast(mask, tf.float32) * 255.0], -1)
+        both = geo(both, training=True)
+        img, mask = both[..., :3], both[..., 3:] / 255.0
+        img = tf.image.random_brightness(img, 25.0)
+        img = tf.image.random_contrast(img, 0.8, 1.2)
+        img = tf.image.random_saturation(img, 0.8, 1.2)
+        img = tf.image.random_hue(img / 255.0, 0.03) * 255.0
+        img = tf.clip_by_value(img, 0.0, 255.0)
+        mask = tf.cast(tf.image.resize(mask, (seg_size, seg_size)) > 0.5, tf.float32)
+        y = {"cls": tf.one_hot(label, 2), "seg": mask}
+        w = {"cls": tf.gather(class_w, label), "seg": hm}
+        return img, y, w
+
+    ds = tf.data.Dataset.from_tensor_slices((images, masks, labels, has_mask))
+    ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    return ds.map(augment, num_parallel_calls=2).batch(cfg.batch).prefetch(2)
+
+
+def _seg_loss(y_true, y_pred):
+    """Per-image mean binary cross-entropy over the disc and cup masks (weighted 0 without masks)."""
+    import keras
+
+    return keras.ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=(1, 2))
+
+
+def _compile(model, cfg: TrainConfig, steps_per_epoch: int, epochs: int) -> None:
+    import keras
+
+    total = max(1, steps_per_epoch * epochs)
+    warmup = min(steps_per_epoch, total // 4)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        cfg.lr * 0.05, decay_steps=total - warmup, alpha=0.01, warmup_target=cfg.lr, warmup_steps=warmup
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        loss={
+            "cls": keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+            "seg": _seg_loss,
+        },
+        loss_weights={"cls": 1.0, "seg": cfg.seg_weight},
+    )
+
+
+def _predict(model, images: np.ndarray, batch: int = 32) -> np.ndarray:
+    out = model.predict(images.astype(np.float32), batch_size=batch, verbose=0)
+    probs = out["cls"] if isinstance(out, dict) else out
+    return np.asarray(probs, np.float64)[:, architecture.GLAUCOMA_CLASS]
+
+
+def _fit(cfg: TrainConfig, data, train_idx, val_idx, epochs: int, ckpt_dir: Path, tag: str) -> dict:
+    """Train one model; checkpoint each epoch; return per-epoch val AUCs and best-epoch val scores."""
+    import keras
+
+    images, masks, labels, has_mask = data
+    state_path = ckpt_dir / f"{tag}.state.json"
+    ckpt_path = ckpt_dir / f"{tag}.keras"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "aucs": []}
+    if state.get("done"):
+        return state
+
+    keras.utils.set_random_seed(cfg.seed)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    counts = np.bincount(labels[train_idx], minlength=2)
+    class_w = (len(train_idx) / (2.0 * np.maximum(counts, 1))).astype(np.float32)
+    steps = int(np.ceil(len(train_idx) / cfg.batch))
+    if state["epoch"] > 0 and ckpt_path.exists():
+        model = keras.models.load_model(ckpt_path, custom_objects={"_seg_loss": _seg_loss})
+        _log(f"{tag}: resumed after epoch {state['epoch']}")
+    else:
+        model = architecture.build(cfg.size, with_seg_head=True)
+        if cfg.init:  # retraining: start from the current master (the seg head starts fresh)
+            architecture.load_npz(model, cfg.init)
+        _compile(model, cfg, steps, epochs)
+    ds = _dataset(images[train_idx], masks[train_idx], labels[train_idx], has_mask[train_idx],
+                  class_w, cfg, cfg.seed + 17 * len(state["aucs"]))
+
+    for epoch in range(state["epoch"], epochs):
+        t0 = time.time()
+        hist = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+        loss = {k: round(float(v[-1]), 4) for k, v in hist.history.items()}
+        line = f"{tag} epoch {epoch + 1}/{epochs} {time.time() - t0:.0f}s loss={loss}"
+        if len(val_idx):
+            scores = _predict(model, images[val_idx])
+            auc = metrics.roc_auc(labels[val_idx], scores)
+            state["aucs"].append(auc)
+            if auc >= max(state["aucs"]):
+                state["best_epoch"], state["best_scores"] = epoch + 1, scores.tolist()
+                model.save(ckpt_dir / f"{tag}.best.keras")
+            line += f" val_auc={auc:.4f}"
+        state["epoch"] = epoch + 1
+        model.save(ckpt_path)
+        state_path.write_text(json.dumps(state))
+        _log(line)
+    state["done"] = True
+    state_path.write_text(json.dumps(state))
+    return state
+
+
+def train(cfg: TrainConfig) -> dict:
+    from sklearn.model_selection import StratifiedKFold
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    out = Path(cfg.out)
+    ckpt_dir = out / ".train"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    samples = [s for d in cfg.data for s in list_samples(d)]
+    data = _load(samples, cfg.size)
+    labels = data[2]
+    _log(f"{len(samples)} images ({int(labels.sum())} glaucoma, {int((1 - labels).sum())} normal), "
+         f"{int(data[3].sum())} with masks; {cfg.folds}-fold CV, {cfg.epochs} epochs")
+    t_start = time.time()
+
+    oof = np.full(len(samples), np.nan)
+    folds = []
+    if cfg.folds > 1:
+        skf = StratifiedKFold(cfg.folds, shuffle=True, random_state=cfg.seed)
+        for k, (tr, va) in enumerate(skf.split(np.zeros(len(labels)), labels)):
+            state = _fit(cfg, data, tr, va, cfg.epochs, ckpt_dir, f"fold{k}")
+            oof[va] = state["best_scores"]
+            folds.append({"fold": k, "best_epoch": state["best_epoch"], "auc": max(state["aucs"]),
+                          "auc_last_epoch": state["aucs"][-1], "n_val": len(va)})
+        threshold = metrics.threshold_for_specificity(labels, oof, cfg.target_specificity)
+        cv = metrics.summary(labels, oof, threshold)
+        fold_aucs = [f["auc"] for f in folds]
+        cv.update(auc_fold_mean=float(np.mean(fold_aucs)), auc_fold_std=float(np.std(fold_aucs)),
+                  auc_last_epoch_fold_mean=float(np.mean([f["auc_last_epoch"] for f in folds])))
+        final_epochs = int(np.clip(round(float(np.median([f["best_epoch"] for f in folds]))), 4, cfg.epochs))
+        _log(f"CV: {json.dumps(cv)}")
+    else:
+        cv, threshold, final_epochs = {}, 0.5, cfg.epochs
+
+    result = {"config": asdict(cfg), "cv": cv, "folds": folds, "threshold": threshold,
+              "final_epochs": final_epochs, "n": len(samples),
+              "n_glaucoma": int(labels.sum()), "n_normal": int((1 - labels).sum()),
+              "oof": {"labels": labels.tolist(), "scores": oof.tolist(),
+                      "files": [s.path.name for s in samples]}}
+    (ckpt_dir / "cv.json").write_text(json.dumps(result, indent=1))
+    if cfg.final_fit:
+        _fit(cfg, data, np.arange(len(samples)), np.array([], int), final_epochs, ckpt_dir, "final")
+        result["train_seconds"] = round(time.time() - t_start)
+        (ckpt_dir / "cv.json").write_text(json.dumps(result, indent=1))
+    return result

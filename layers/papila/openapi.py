@@ -1,0 +1,301 @@
+"""The API's OpenAPI 3.1 document (served at GET /api/openapi.json). Request-body schemas come from
+the pydantic models themselves; a unit test keeps the paths and methods in step with the routes."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from papila.schemas import REQUEST_MODELS, FeedbackMetadata
+
+REF = "#/components/schemas/{model}"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+ID_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The screening's id (UUIDv4).",
+    "schema": {"type": "string", "format": "uuid"},
+}
+BAD_ID = _error("Malformed id (`invalid_id`).")
+UNKNOWN = _error("No screening has this id (`not_found`).")
+INVALID = _error("Invalid body: `invalid_json`, `invalid_request` (with `details`), or a more specific code.")
+REDIRECT = {
+    "description": "See Other: a short-lived presigned S3 URL of the PNG (also in the body as `url`).",
+    "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+    "content": {"application/json": {"schema": {"type": "object", "properties": {"url": {"type": "string"}}}}},
+}
+
+
+def _op(op_id: str, summary: str, responses: dict[str, Any], *, body: str | None = None,
+        body_types: tuple[str, ...] = ("application/json",), with_id: bool = False,
+        tags: tuple[str, ...] = ("screenings",)) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "tags": list(tags)}
+    if with_id:
+        op["parameters"] = [ID_PARAM]
+        responses = {"400": BAD_ID, "404": UNKNOWN, **responses}
+    if body:
+        op["requestBody"] = {"required": True, "content": {t: {"schema": _ref(body)} for t in body_types}}
+    op["responses"] = dict(responses)
+    op["responses"].setdefault("500", _error("Internal error (`internal_error`)."))
+    op["responses"].setdefault("503", _error("A dependency is unavailable (`service_unavailable`)."))
+    return op
+
+
+def _model_schemas(models: tuple[type[BaseModel], ...]) -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+CROP_OUT = {
+    "type": "object",
+    "required": ["x", "y", "size"],
+    "properties": {
+        "x": {"type": "integer"}, "y": {"type": "integer"}, "size": {"type": "integer"},
+        "source": {"type": "string", "enum": ["user", "auto"]},
+    },
+}
+RESULT = {
+    "type": "object",
+    "description": "Present when status is done; further fields may appear.",
+    "properties": {
+        "probability_glaucoma": {"type": "number", "minimum": 0, "maximum": 1},
+        "label": {"type": "string", "enum": ["glaucoma", "normal"]},
+        "threshold": {"type": "number"},
+        "referral": {"type": "string"},
+        "model_version": {"type": "string"},
+        "crop": CROP_OUT,
+        "inference_ms": {"type": "number"},
+    },
+}
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+                "message": {"type": "string"},
+                "details": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"field": {"type": "string"}, "problem": {"type": "string"}}},
+                },
+            },
+        }
+    },
+}
+SCREENING = {
+    "type": "object",
+    "required": ["id", "status", "created_at", "updated_at", "filename", "links"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": ["awaiting_upload", "queued", "processing", "done", "rejected", "failed"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "filename": {"type": "string"},
+        "consent": {"type": "boolean"},
+        "result": _ref("Result"),
+        "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+        "feedback": {
+            "type": "object",
+            "properties": {
+                "diagnosis_correct": {"type": ["boolean", "null"]},
+                "true_label": {"type": ["string", "null"]},
+                "metadata": _ref("FeedbackMetadata"),
+                "given_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "links": {
+            "type": "object",
+            "properties": {"self": {"type": "string"}, "crop": {"type": "string"}, "heatmap": {"type": "string"}},
+        },
+    },
+}
+CREATED = {
+    "allOf": [
+        _ref("Screening"),
+        {
+            "type": "object",
+            "required": ["upload"],
+            "properties": {
+                "upload": {
+                    "type": "object",
+                    "description": "An S3 presigned POST: send `fields` then the file as multipart form data to `url`.",
+                    "properties": {
+                        "url": {"type": "string"},
+                        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "expires_in": {"type": "integer"},
+                    },
+                }
+            },
+        },
+    ]
+}
+HEALTH = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "error"]},
+        "checks": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "enum": ["ok", "error"]},
+        },
+        "error": ERROR["properties"]["error"],
+    },
+}
+LOCATED = {
+    "type": "object",
+    "properties": {"crop": CROP_OUT, "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
+}
+SEED_METADATA = {
+    "allOf": [
+        _ref("FeedbackMetadata"),
+        {"type": "object", "required": ["uuid"], "properties": {"uuid": {"type": "string", "format": "uuid"}}},
+    ],
+    "description": "The screening id as `uuid` plus feedback metadata fields (unknown fields are rejected).",
+}
+
+
+def _paths() -> dict[str, Any]:
+    screening = _json(_ref("Screening"), "The screening.")
+    not_ready = _error("Not done yet, or ended rejected/failed (`not_ready`).")
+    return {
+        "/api/screenings": {
+            "post": _op("createScreening", "Start a screening (inline image or presigned upload)", {
+                "201": _json(_ref("CreatedScreening"), "Presigned mode: awaiting_upload, with the upload form."),
+                "202": _json(_ref("Screening"), "Inline mode: stored and queued."),
+                "400": _error("Invalid body, `consent_required`, `invalid_base64`, `invalid_crop`, image unusable."),
+                "413": _error("Inline image over 7 MiB (`image_too_large`)."),
+                "415": _error("`unsupported_format` or `content_type_mismatch`."),
+            }, body="CreateScreening"),
+        },
+        "/api/screenings/{id}": {
+            "get": _op("getScreening", "Poll a screening", {"200": screening}, with_id=True),
+        },
+        "/api/screenings/{id}/crop": {
+            "get": _op("getCrop", "The 224-ready square crop the model saw (PNG)",
+                       {"303": REDIRECT, "409": not_ready}, with_id=True),
+        },
+        "/api/screenings/{id}/heatmap": {
+            "get": _op("getHeatmap", "Heat-map overlay of the crop (PNG)",
+                       {"303": REDIRECT, "409": not_ready}, with_id=True),
+        },
+        "/api/screenings/{id}/feedback": {
+            "put": _op("putFeedback", "Give (or replace) feedback on a finished screening",
+                       {"200": screening, "409": not_ready}, body="Feedback", with_id=True),
+        },
+        "/api/screenings/{id}/rerun": {
+            "post": _op("rerunScreening", "Run again with a new crop (null: locate automatically)", {
+                "202": _json(_ref("Screening"), "Queued again; the previous result is kept in history."),
+                "409": _error("Not finished yet (`not_ready`), `no_image`, or `conflict`."),
+            }, body="Rerun", with_id=True),
+        },
+        "/api/locate": {
+            "post": _op("locateDisc", "Propose a square crop around the optic disc", {
+                "200": _json(_ref("Located"), "The proposed crop in original pixels."),
+                "400": INVALID,
+                "413": _error("Image over 7 MiB (`image_too_large`)."),
+                "415": _error("Not a JPEG, PNG or TIFF (`unsupported_format`)."),
+                "422": _error("No disc could be found."),
+            }, body="LocateRequest", tags=("tools",)),
+        },
+        "/api/health": {
+            "get": _op("health", "Health of MongoDB, S3 and SQS", {
+                "200": _json(_ref("Health"), "All dependencies answer."),
+                "503": _json(_ref("Health"), "A dependency failed (also carries `error`)."),
+            }, tags=("service",)),
+        },
+        "/api/model": {
+            "get": _op("model", "The model card summary: version, input size, threshold, metrics", {
+                "200": _json({"type": "object"}, "Model summary."),
+                "503": _error("No trained model installed (`model_unavailable`)."),
+            }, tags=("service",)),
+        },
+        "/api/openapi.json": {
+            "get": _op("openapi", "This document", {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+                       tags=("service",)),
+        },
+        "/api/process": {
+            "post": _op("seedProcess", "Seed client: upload with a crop in displayed pixels; answers the id", {
+                "200": _text("The screening id."),
+                "400": INVALID,
+                "406": _error("Bad file extension (`unsupported_format`)."),
+                "413": _error("Image over 7 MiB."),
+                "415": _error("Not a JPEG, PNG or TIFF."),
+            }, body="SeedProcess", body_types=("application/json", "text/plain"), tags=("seed",)),
+        },
+        "/api/getDiagnosis/{id}": {
+            "get": _op("seedGetDiagnosis", "Seed client: the probability once done, an empty body before", {
+                "200": {
+                    "description": "`{\"diagnosisResult\": p}` once done; an empty text body before.",
+                    "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {
+                            "diagnosisResult": {"type": "number"}}}},
+                        "text/plain": {"schema": {"type": "string", "maxLength": 0}},
+                    },
+                },
+                "422": _error("The screening ended rejected or failed (the code says why)."),
+            }, with_id=True, tags=("seed",)),
+        },
+        "/api/download/{id}": {
+            "get": _op("seedDownload", "Seed client: the crop as a base64 PNG string",
+                       {"200": _text("Base64 PNG."), "409": not_ready}, with_id=True, tags=("seed",)),
+        },
+        "/api/metadata": {
+            "post": _op("seedMetadata", "Seed client: store feedback metadata", {
+                "200": _json({"type": "object", "properties": {
+                    "uuid": {"type": "string"}, "metadata": _ref("FeedbackMetadata")}}, "Stored."),
+                "400": INVALID,
+            }, body="SeedMetadata", body_types=("application/json", "text/plain"), tags=("seed",)),
+        },
+    }
+
+
+@cache
+def _document() -> dict[str, Any]:
+    schemas = _model_schemas((*REQUEST_MODELS, FeedbackMetadata))
+    schemas.update({
+        "Screening": SCREENING, "CreatedScreening": CREATED, "Result": RESULT, "Error": ERROR,
+        "Health": HEALTH, "Located": LOCATED, "SeedMetadata": SEED_METADATA,
+    })
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Papila glaucoma screening API",
+            "version": "1.0.0",
+            "description": "Every error is {\"error\": {\"code\", \"message\"}} with a 4xx/5xx status. "
+                           "Ids are server-generated UUIDv4 strings.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": _paths(),
+        "components": {"schemas": schemas},
+    }
+
+
+def document() -> dict[str, Any]:
+    return copy.deepcopy(_document())

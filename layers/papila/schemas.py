@@ -1,0 +1,201 @@
+"""Request models (pydantic v2) and presenters of a screening record as the contract's JSON.
+
+Request models of the contract's own routes are strict (a number is not a string, `true` is not
+`"true"`) and reject unknown fields, so a typo is an error rather than a silently ignored field.
+The seed-compatible models are lenient: the 2020 client sends what it sends.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from papila.errors import ApiError
+from papila.keys import EXTENSIONS
+from papila.records import TERMINAL, Status, iso
+
+MIB = 1024 * 1024
+MAX_UPLOAD_BYTES = 20 * MIB  # presigned uploads (the POST policy's content-length-range)
+MAX_INLINE_BYTES = 7 * MIB  # inline uploads and /api/locate, decoded
+COORD_LIMIT = 50_000  # no fundus camera makes a side this long (imaging caps images at 50 MP)
+MIN_CROP = 32
+CONSENT_VERSION = "2026-11"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CropIn(Strict):
+    """A square in ORIGINAL image pixels: top-left corner and side."""
+
+    x: Annotated[int, Field(ge=-COORD_LIMIT, le=COORD_LIMIT, description="left edge, original pixels")]
+    y: Annotated[int, Field(ge=-COORD_LIMIT, le=COORD_LIMIT, description="top edge, original pixels")]
+    size: Annotated[int, Field(ge=MIN_CROP, le=COORD_LIMIT, description="side of the square, original pixels")]
+
+
+def extension_of(filename: str) -> str:
+    return PurePosixPath(filename).suffix.lower()
+
+
+class CreateScreening(Strict):
+    filename: Annotated[str, Field(min_length=1, max_length=255, examples=["left_eye.jpg"])]
+    content_type: Annotated[str, Field(examples=["image/jpeg"])]
+    size: Annotated[int | None, Field(ge=1, le=MAX_UPLOAD_BYTES, description="bytes; required in presigned mode")] = None
+    image_base64: Annotated[
+        str | None, Field(description="inline mode: the photo, base64 (max 7 MiB decoded)")
+    ] = None
+    crop: CropIn | None = None
+    consent: Annotated[Literal[True], Field(description="the research-use consent was accepted")]
+
+    @field_validator("filename")
+    @classmethod
+    def _filename(cls, value: str) -> str:
+        name = value.replace("\\", "/").rsplit("/", 1)[-1].strip()  # browsers may send C:\fakepath\x.jpg
+        if not name or any(ord(ch) < 32 for ch in name):
+            raise ValueError("must be a plain file name")
+        if extension_of(name) not in EXTENSIONS:
+            raise ValueError("must end in .jpg, .jpeg, .png, .tif or .tiff")
+        return name
+
+    @field_validator("content_type")
+    @classmethod
+    def _content_type(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in set(EXTENSIONS.values()):
+            raise ValueError("must be image/jpeg, image/png or image/tiff")
+        return value
+
+    @model_validator(mode="after")
+    def _agree(self) -> CreateScreening:
+        expected = EXTENSIONS[extension_of(self.filename)]
+        if self.content_type != expected:
+            raise ValueError(f"content_type {self.content_type} does not agree with the file name; expected {expected}")
+        if self.image_base64 is None and self.size is None:
+            raise ValueError("size is required when uploading by presigned POST (no image_base64)")
+        return self
+
+    @property
+    def extension(self) -> str:
+        return extension_of(self.filename)
+
+
+class FeedbackMetadata(Strict):
+    age: Annotated[int | None, Field(ge=0, le=120)] = None
+    sex: Literal["female", "male", "other"] | None = None
+    eye: Literal["left", "right"] | None = None
+    iop_mmhg: Annotated[float | None, Field(ge=0, le=80)] = None
+    cdr: Annotated[float | None, Field(ge=0, le=1)] = None
+    family_history: bool | None = None
+    camera: Annotated[str | None, Field(max_length=100)] = None
+    notes: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class Feedback(Strict):
+    diagnosis_correct: Annotated[bool | None, Field(description="null: don't know")] = None
+    true_label: Literal["glaucoma", "normal", "suspect", "unknown"] | None = None
+    metadata: FeedbackMetadata | None = None
+
+
+class Rerun(Strict):
+    crop: Annotated[CropIn | None, Field(description="null or absent: locate the disc automatically")] = None
+
+
+class LocateRequest(Strict):
+    image_base64: str
+    width: Annotated[int | None, Field(ge=1, le=COORD_LIMIT, description="original width, if the image was downscaled")] = None
+    height: Annotated[int | None, Field(ge=1, le=COORD_LIMIT, description="original height, if downscaled")] = None
+
+    @model_validator(mode="after")
+    def _both(self) -> LocateRequest:
+        if (self.width is None) != (self.height is None):
+            raise ValueError("give both width and height, or neither")
+        return self
+
+
+class SeedCropData(BaseModel):
+    """react-image-crop's crop: x, y, width, height in displayed pixels (or percent with unit "%")."""
+
+    model_config = ConfigDict(extra="ignore")
+    x: float = 0
+    y: float = 0
+    width: float = 0
+    height: float = 0
+    unit: str | None = None
+
+
+class SeedProcess(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    cropData: SeedCropData | None = None  # noqa: N815 - the 2020 client's names
+    imageName: Annotated[str, Field(min_length=1, max_length=255)]  # noqa: N815
+    imageWidth: Annotated[float | None, Field(gt=0)] = None  # noqa: N815
+    imageHeight: Annotated[float | None, Field(gt=0)] = None  # noqa: N815
+    b64Image: str  # noqa: N815
+
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (CreateScreening, Feedback, Rerun, LocateRequest, SeedProcess)
+
+
+def parse_object(raw: bytes | str | None, *, allow_empty: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object; ApiError 400 otherwise."""
+    if raw is None or (isinstance(raw, bytes | str) and not raw.strip()):
+        if allow_empty:
+            return {}
+        raise ApiError(400, "invalid_json", "The request needs a JSON object body.")
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    return value
+
+
+# ---------------------------------------------------------------- presenters
+
+
+def jsonable(value: Any) -> Any:
+    """A stored value as plain JSON (datetimes as ISO-8601 Z)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def links(screening_id: str) -> dict[str, str]:
+    base = f"/api/screenings/{screening_id}"
+    return {"self": base, "crop": f"{base}/crop", "heatmap": f"{base}/heatmap"}
+
+
+def present(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as the contract's screening; never storage keys, attempts or consent internals."""
+    sid = record["_id"]
+    status = record["status"]
+    out: dict[str, Any] = {
+        "id": sid,
+        "status": status,
+        "created_at": iso(record.get("created_at")),
+        "updated_at": iso(record.get("updated_at")),
+        "filename": record.get("filename"),
+        "consent": bool((record.get("consent") or {}).get("accepted")),
+    }
+    result = record.get("result")
+    if status == Status.DONE and isinstance(result, dict):
+        out["result"] = jsonable(result)
+    error = record.get("error")
+    if status in TERMINAL and status != Status.DONE and isinstance(error, dict):
+        out["error"] = {"code": str(error.get("code") or "error"), "message": str(error.get("message") or "")}
+    feedback = record.get("feedback")
+    if isinstance(feedback, dict) and feedback:
+        out["feedback"] = jsonable(feedback)
+    out["links"] = links(sid)
+    return out

@@ -1,0 +1,422 @@
+"""The HTTP API's use cases. Framework-free: each returns a `Reply` that `api_app/app.py` turns into
+a Chalice response, and raises `ApiError` / pydantic's `ValidationError` for the client's mistakes.
+
+One `ScreeningService` per container (`service()`), built lazily from the environment; `reset()`
+drops it (tests, or a changed environment)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from papila import imaging, keys
+from papila.config import Settings
+from papila.errors import ApiError, error_body
+from papila.imaging import Crop, ImageError
+from papila.records import TERMINAL, Status, is_valid_id, new_id, new_record, now
+from papila.schemas import (
+    CONSENT_VERSION,
+    MAX_INLINE_BYTES,
+    MIN_CROP,
+    CreateScreening,
+    CropIn,
+    Feedback,
+    FeedbackMetadata,
+    LocateRequest,
+    Rerun,
+    SeedCropData,
+    SeedProcess,
+    extension_of,
+    jsonable,
+    parse_object,
+    present,
+)
+from papila.storage import ImageBucket, InferenceQueue
+from papila.store import ScreeningStore
+
+log = logging.getLogger("papila.api")
+
+JSON = "application/json; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+# The file extension an inline image is stored under, by its real content type (seed route).
+STORED_EXTENSION = {"image/jpeg": "jpg", "image/png": "png", "image/tiff": "tif"}
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def decode_base64(text: str, limit: int = MAX_INLINE_BYTES, *, what: str = "image_base64") -> bytes:
+    """Base64 (or a `data:...;base64,` URL) to bytes; 400 if not base64, 413 if over `limit`."""
+    if text.startswith("data:"):
+        header, sep, text = text.partition(",")
+        if not sep or ";base64" not in header:
+            raise ApiError(400, "invalid_base64", f"{what} must be base64 (a data URL must say ;base64).")
+    text = "".join(text.split())
+    if len(text) > (limit // 3 + 1) * 4 + 4:
+        raise ApiError(413, "image_too_large", f"The photo is over {limit // (1024 * 1024)} MiB; use a presigned upload.")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "invalid_base64", f"{what} is not valid base64.") from None
+    if not data:
+        raise ApiError(400, "invalid_base64", f"{what} is empty.")
+    if len(data) > limit:
+        raise ApiError(413, "image_too_large", f"The photo is over {limit // (1024 * 1024)} MiB; use a presigned upload.")
+    return data
+
+
+def load_image(data: bytes, declared: str | None = None) -> tuple[Image.Image, str]:
+    """Decode checked bytes: (RGB image with EXIF orientation applied, the real content type)."""
+    real = imaging.sniff_content_type(data)
+    if real is None:
+        raise ApiError(415, "unsupported_format", "The file is not a JPEG, PNG or TIFF image.")
+    if declared is not None and real != declared:
+        raise ApiError(
+            415, "content_type_mismatch", f"The file is {real} but content_type says {declared}; send the right type."
+        )
+    return imaging.decode(data), real
+
+
+def check_overlap(crop: CropIn | Crop, width: int, height: int) -> None:
+    """The square must overlap the image (the worker clamps the rest)."""
+    if crop.x >= width or crop.y >= height or crop.x + crop.size <= 0 or crop.y + crop.size <= 0:
+        raise ApiError(
+            400, "invalid_crop", f"The crop square lies entirely outside the {width}x{height} photo."
+        )
+
+
+def scale_crop(crop: Crop, from_size: tuple[int, int], to_size: tuple[int, int]) -> Crop:
+    """A square found on a (possibly downscaled) image, in the pixels of the original size."""
+    sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    return Crop(round(crop.x * sx), round(crop.y * sy), round(crop.size * max(sx, sy)))
+
+
+def seed_crop(
+    data: SeedCropData | None, displayed: tuple[float | None, float | None], original: tuple[int, int]
+) -> Crop | None:
+    """The 2020 client's crop (displayed pixels, or percent with unit "%") as a square in original
+    pixels: the side is the rectangle's longer side, centred on the rectangle's centre (for the
+    square crops that client makes, that is just its x, y and width scaled). None: no crop drawn."""
+    if data is None or data.width <= 0 or data.height <= 0:
+        return None
+    width, height = original
+    if data.unit == "%":
+        sx, sy = width / 100, height / 100
+    else:
+        sx = width / displayed[0] if displayed[0] else 1.0
+        sy = height / displayed[1] if displayed[1] else 1.0
+    w, h = data.width * sx, data.height * sy
+    side = max(w, h, MIN_CROP)
+    cx, cy = data.x * sx + w / 2, data.y * sy + h / 2
+    return Crop(round(cx - side / 2), round(cy - side / 2), round(side))
+
+
+def _require_id(screening_id: str) -> str:
+    if not is_valid_id(screening_id):
+        raise ApiError(400, "invalid_id", "The screening id is not a valid UUID.")
+    return screening_id
+
+
+def _not_ready(record: dict[str, Any], what: str) -> ApiError:
+    status = record["status"]
+    if status in TERMINAL:
+        reason = f"the screening ended {status}"
+    else:
+        reason = f"the screening is still {status.replace('_', ' ')}"
+    return ApiError(409, "not_ready", f"No {what} yet: {reason}.")
+
+
+def _consent_given(body: dict[str, Any]) -> None:
+    if body.get("consent") is not True:
+        raise ApiError(
+            400, "consent_required", "Accept the research-use consent (send \"consent\": true) to screen a photo."
+        )
+
+
+# ---------------------------------------------------------------- the use cases
+
+
+class ScreeningService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: ScreeningStore | None = None,
+        bucket: ImageBucket | None = None,
+        queue: InferenceQueue | None = None,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self.bucket = bucket or ImageBucket(settings.uploads_bucket)
+        self.queue = queue or InferenceQueue(settings.inference_queue_url)
+
+    @property
+    def store(self) -> ScreeningStore:
+        # Connected on first use and kept; a failed connection is retried on the next request.
+        if self._store is None:
+            self._store = ScreeningStore.connect(self.settings.mongodb_uri, self.settings.mongodb_db)
+        return self._store
+
+    def _record(self, screening_id: str) -> dict[str, Any]:
+        record = self.store.get(_require_id(screening_id))
+        if record is None:
+            raise ApiError(404, "not_found", "No screening has this id.")
+        return record
+
+    # --- POST /api/screenings
+
+    def create_screening(self, raw: bytes | None) -> Reply:
+        body = parse_object(raw)
+        _consent_given(body)
+        req = CreateScreening.model_validate(body)
+        consent = {"accepted": True, "at": now(), "version": CONSENT_VERSION}
+        crop = req.crop.model_dump() if req.crop else None
+        if req.image_base64 is not None:
+            data = decode_base64(req.image_base64)
+            image, content_type = load_image(data, req.content_type)
+            if req.crop:
+                check_overlap(req.crop, *image.size)
+            record = self._store_inline(image, content_type, req.extension, req.filename, crop, consent)
+            return Reply(202, present(record), {"Location": f"/api/screenings/{record['_id']}"})
+        sid = new_id()
+        key = keys.original_key(sid, req.extension)
+        expires = self.settings.presign_expires
+        post = self.bucket.presigned_post(key, req.content_type, expires)
+        record = new_record(
+            screening_id=sid, filename=req.filename, content_type=req.content_type, original_key=key,
+            status=Status.AWAITING_UPLOAD, crop=crop, consent=consent, size=req.size,
+        )
+        self.store.insert(record)
+        body = {**present(record), "upload": {"url": post["url"], "fields": post["fields"], "expires_in": expires}}
+        return Reply(201, body, {"Location": f"/api/screenings/{sid}"})
+
+    def _store_inline(
+        self, image: Image.Image, content_type: str, extension: str, filename: str,
+        crop: dict[str, int] | None, consent: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Record first, then the metadata-free image; nothing half-stored if the put fails. The
+        S3 ObjectCreated event then drives processing."""
+        clean = imaging.encode(image, content_type)  # pixels only: EXIF, ICC, XMP, text chunks gone
+        sid = new_id()
+        key = keys.original_key(sid, extension)
+        record = new_record(
+            screening_id=sid, filename=filename, content_type=content_type, original_key=key,
+            status=Status.QUEUED, crop=crop, consent=consent, size=len(clean),
+        )
+        record["image"] = {"width": image.width, "height": image.height}
+        self.store.insert(record)
+        try:
+            self.bucket.put(key, clean, content_type)
+        except Exception:
+            try:
+                self.store.delete(sid)
+            except Exception as exc:  # noqa: BLE001 - report the put failure, log this one
+                log.error("could not remove record after failed put: %s screening_id=%s", type(exc).__name__, sid)
+            raise
+        return record
+
+    # --- GET /api/screenings/{id}
+
+    def get_screening(self, screening_id: str) -> Reply:
+        return Reply(200, present(self._record(screening_id)))
+
+    # --- GET /api/screenings/{id}/crop and /heatmap
+
+    def crop_image(self, screening_id: str) -> Reply:
+        return self._result_image(screening_id, keys.crop_key(screening_id), "crop")
+
+    def heatmap_image(self, screening_id: str) -> Reply:
+        return self._result_image(screening_id, keys.heatmap_key(screening_id), "heat map")
+
+    def _result_image(self, screening_id: str, key: str, what: str) -> Reply:
+        record = self._record(screening_id)
+        if record["status"] != Status.DONE:
+            raise _not_ready(record, what)
+        result = record.get("result") or {}
+        if result.get("heatmap") is False or not self.bucket.exists(key):
+            raise ApiError(404, "not_found", f"This screening has no {what} image.")
+        url = self.bucket.presigned_get(key)
+        return Reply(303, {"url": url}, {"Location": url, "Cache-Control": "private, max-age=60"})
+
+    # --- PUT /api/screenings/{id}/feedback
+
+    def put_feedback(self, screening_id: str, raw: bytes | None) -> Reply:
+        _require_id(screening_id)
+        req = Feedback.model_validate(parse_object(raw))
+        feedback = {
+            "diagnosis_correct": req.diagnosis_correct,
+            "true_label": req.true_label,
+            "metadata": req.metadata.model_dump(exclude_none=True) if req.metadata else {},
+            "given_at": now(),
+        }
+        record = self.store.set_feedback(screening_id, feedback)
+        if record is None:
+            raise _not_ready(self._record(screening_id), "feedback")
+        return Reply(200, present(record))
+
+    # --- POST /api/screenings/{id}/rerun
+
+    def rerun(self, screening_id: str, raw: bytes | None) -> Reply:
+        _require_id(screening_id)
+        req = Rerun.model_validate(parse_object(raw, allow_empty=True))
+        record = self._record(screening_id)
+        if record["status"] not in TERMINAL:
+            raise ApiError(409, "not_ready", f"The screening is still {record['status']}; rerun it once it has finished.")
+        image = record.get("image") or {}
+        if req.crop and image.get("width") and image.get("height"):
+            check_overlap(req.crop, image["width"], image["height"])
+        if not self.bucket.exists(record["original_key"]):
+            raise ApiError(409, "no_image", "This screening's photo was never uploaded; start a new screening.")
+        previous = {
+            "status": record["status"],
+            "result": record.get("result"),
+            "error": record.get("error"),
+            "crop": record.get("crop_request"),
+            "at": now(),
+        }
+        moved = self.store.move(
+            screening_id,
+            Status.QUEUED,
+            set_fields={"crop_request": req.crop.model_dump() if req.crop else None, "attempt": 0},
+            unset=("result", "error"),
+            push={"history": previous},
+            # Only from a finished state, and only if nobody changed it since we read it.
+            where={"status": {"$in": [str(s) for s in TERMINAL]}, "updated_at": record["updated_at"]},
+        )
+        if moved is None:
+            raise ApiError(409, "conflict", "The screening changed meanwhile; fetch it and try again.")
+        try:
+            self.bucket.touch(record["original_key"])  # re-emits the ObjectCreated event
+        except Exception:
+            self.store.move(
+                screening_id, Status.FAILED,
+                set_fields={"error": {"code": "rerun_failed", "message": "The rerun could not be started; try again."}},
+                where={"status": str(Status.QUEUED)},
+            )
+            raise
+        return Reply(202, present(moved))
+
+    # --- POST /api/locate
+
+    def locate(self, raw: bytes | None) -> Reply:
+        req = LocateRequest.model_validate(parse_object(raw))
+        image, _ = load_image(decode_base64(req.image_base64))
+        from papila.locate import locate  # numpy work: imported on first use
+
+        try:
+            found = locate(image)
+        except ImageError as exc:
+            raise ApiError(422, exc.code, exc.message) from None
+        crop = found.crop
+        if req.width and req.height and (req.width, req.height) != image.size:
+            crop = scale_crop(crop, image.size, (req.width, req.height))
+        return Reply(200, {"crop": crop.as_dict(), "confidence": round(float(found.confidence), 4)})
+
+    # --- service routes
+
+    def health(self) -> Reply:
+        checks: dict[str, str] = {}
+        for name, probe in (("mongo", lambda: self.store.ping()), ("s3", self.bucket.ping), ("queue", self.queue.ping)):
+            try:
+                probe()
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - any failure is "error"; details stay in the log
+                log.error("health check %s failed: %s", name, type(exc).__name__)
+                checks[name] = "error"
+        failed = [name for name, state in checks.items() if state != "ok"]
+        if not failed:
+            return Reply(200, {"status": "ok", "checks": checks})
+        body = {"status": "error", "checks": checks, **error_body("unhealthy", f"Unavailable: {', '.join(failed)}.")}
+        return Reply(503, body, {"Retry-After": "5"})
+
+    def model(self) -> Reply:
+        from papila.model.card import model_summary
+
+        try:
+            summary = model_summary()
+        except FileNotFoundError:
+            raise ApiError(503, "model_unavailable", "No trained model is installed yet.") from None
+        return Reply(200, jsonable(summary))
+
+    def openapi(self) -> Reply:
+        from papila.openapi import document
+
+        return Reply(200, document())
+
+    # --- seed-compatible routes (the 2020 client)
+
+    def seed_process(self, raw: bytes | None) -> Reply:
+        req = SeedProcess.model_validate(parse_object(raw))
+        if extension_of(req.imageName) not in keys.EXTENSIONS:
+            raise ApiError(406, "unsupported_format", "Upload a .jpg, .jpeg, .png, .tif or .tiff photo.")
+        image, content_type = load_image(decode_base64(req.b64Image, what="b64Image"))
+        crop = seed_crop(req.cropData, (req.imageWidth, req.imageHeight), image.size)
+        if crop is not None:
+            check_overlap(crop, *image.size)
+        # The seed client had no consent step: using it counts as the consent that client implied
+        # (research use of the uploaded photo), recorded as coming from the seed client.
+        consent = {"accepted": True, "at": now(), "via": "seed-client"}
+        name = req.imageName.replace("\\", "/").rsplit("/", 1)[-1]
+        record = self._store_inline(
+            image, content_type, STORED_EXTENSION[content_type], name, crop.as_dict() if crop else None, consent
+        )
+        return Reply(200, record["_id"], {"Content-Type": TEXT})
+
+    def seed_diagnosis(self, screening_id: str) -> Reply:
+        record = self._record(screening_id)
+        if record["status"] == Status.DONE:
+            return Reply(200, {"diagnosisResult": (record.get("result") or {}).get("probability_glaucoma")})
+        if record["status"] in TERMINAL:
+            error = record.get("error") or {}
+            raise ApiError(422, str(error.get("code") or record["status"]),
+                           str(error.get("message") or "The photo could not be screened."))
+        return Reply(200, "", {"Content-Type": TEXT})  # not yet: the seed client polls again
+
+    def seed_download(self, screening_id: str) -> Reply:
+        record = self._record(screening_id)
+        if record["status"] != Status.DONE:
+            raise _not_ready(record, "crop")
+        key = keys.crop_key(screening_id)
+        if not self.bucket.exists(key):
+            raise ApiError(404, "not_found", "This screening has no crop image.")
+        return Reply(200, base64.b64encode(self.bucket.get(key)).decode("ascii"), {"Content-Type": TEXT})
+
+    def seed_metadata(self, raw: bytes | None) -> Reply:
+        body = parse_object(raw)
+        screening_id = body.pop("uuid", None)
+        if not isinstance(screening_id, str):
+            raise ApiError(400, "invalid_id", "Send the screening id as \"uuid\".")
+        _require_id(screening_id)
+        metadata = FeedbackMetadata.model_validate(body).model_dump(exclude_none=True)
+        record = self.store.set_metadata(screening_id, metadata)
+        if record is None:
+            raise ApiError(404, "not_found", "No screening has this id.")
+        return Reply(200, {"uuid": screening_id, "metadata": metadata})
+
+
+_service: ScreeningService | None = None
+
+
+def service() -> ScreeningService:
+    """The container's one service, built on first use from the environment."""
+    global _service
+    if _service is None:
+        _service = ScreeningService(Settings.from_env())
+    return _service
+
+
+def reset() -> None:
+    global _service
+    _service = None

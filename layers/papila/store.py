@@ -1,0 +1,103 @@
+"""MongoDB adapter for screening records. Every state move is one conditional `find_one_and_update`
+whose filter holds the allowed source states (`records.FROM_STATES`), so repeats change nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from pymongo import DESCENDING, MongoClient, ReturnDocument
+from pymongo.collection import Collection
+
+from papila.records import FROM_STATES, Status, now
+
+
+@cache
+def _client(uri: str) -> MongoClient:
+    # One client per container/process: pymongo pools connections itself.
+    return MongoClient(uri, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, tz_aware=True)
+
+
+class ScreeningStore:
+    def __init__(self, collection: Collection) -> None:
+        self.col = collection
+
+    @classmethod
+    def connect(cls, uri: str, db: str) -> ScreeningStore:
+        store = cls(_client(uri)[db]["screenings"])
+        store.ensure_indexes()
+        return store
+
+    def ensure_indexes(self) -> None:
+        self.col.create_index([("created_at", DESCENDING)], name="created_at_desc")
+        self.col.create_index([("status", 1), ("created_at", DESCENDING)], name="status_created")
+
+    def ping(self) -> None:
+        self.col.database.command("ping")
+
+    def insert(self, record: dict[str, Any]) -> None:
+        self.col.insert_one(record)
+
+    def get(self, screening_id: str) -> dict[str, Any] | None:
+        return self.col.find_one({"_id": screening_id})
+
+    def move(
+        self,
+        screening_id: str,
+        target: Status,
+        *,
+        set_fields: dict[str, Any] | None = None,
+        unset: tuple[str, ...] = (),
+        push: dict[str, Any] | None = None,
+        inc: dict[str, int] | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Move to `target` if the record is in an allowed source state; the new record, or None."""
+        query = {"_id": screening_id, "status": {"$in": [str(s) for s in FROM_STATES[target]]}, **(where or {})}
+        update: dict[str, Any] = {"$set": {"status": str(target), "updated_at": now(), **(set_fields or {})}}
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        if push:
+            update["$push"] = push
+        if inc:
+            update["$inc"] = inc
+        return self.col.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+    def claim(self, screening_id: str, original_key: str, lease_seconds: int) -> dict[str, Any] | None:
+        """queued/awaiting_upload -> processing, or take over a processing lease that ran out (a killed
+        attempt). One conditional update: two deliveries of one event cannot both win."""
+        t = now()
+        query = {
+            "_id": screening_id,
+            "original_key": original_key,
+            "$or": [
+                {"status": {"$in": [str(s) for s in FROM_STATES[Status.PROCESSING]]}},
+                {"status": str(Status.PROCESSING), "lease_until": {"$lt": t}},
+            ],
+        }
+        update = {
+            "$set": {"status": str(Status.PROCESSING), "updated_at": t,
+                     "lease_until": t + timedelta(seconds=lease_seconds)},
+            "$inc": {"attempt": 1},
+        }
+        return self.col.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+    def set_feedback(self, screening_id: str, feedback: dict[str, Any]) -> dict[str, Any] | None:
+        """Store (or replace) feedback; only a finished screening takes it."""
+        return self.col.find_one_and_update(
+            {"_id": screening_id, "status": str(Status.DONE)},
+            {"$set": {"feedback": feedback, "updated_at": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def set_metadata(self, screening_id: str, metadata: dict[str, Any]) -> dict[str, Any] | None:
+        """Seed route: metadata may arrive before the result."""
+        return self.col.find_one_and_update(
+            {"_id": screening_id},
+            {"$set": {"feedback.metadata": metadata, "feedback.given_at": now(), "updated_at": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def delete(self, screening_id: str) -> bool:
+        return self.col.delete_one({"_id": screening_id}).deleted_count == 1
