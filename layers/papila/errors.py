@@ -68,8 +68,7 @@ def _problem(err: dict[str, Any]) -> str:
         return "required"
     msg = str(err.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+        msg = msg.removeprefix(prefix)
     return msg[:1].lower() + msg[1:]
 
 

@@ -129,12 +129,14 @@ class SeedCropData(BaseModel):
 
 
 class SeedProcess(BaseModel):
+    """POST /api/process: camelCase because these are the 2020 client's field names."""
+
     model_config = ConfigDict(extra="ignore")
-    cropData: SeedCropData | None = None  # noqa: N815 - the 2020 client's names
-    imageName: Annotated[str, Field(min_length=1, max_length=255)]  # noqa: N815
-    imageWidth: Annotated[float | None, Field(gt=0)] = None  # noqa: N815
-    imageHeight: Annotated[float | None, Field(gt=0)] = None  # noqa: N815
-    b64Image: str  # noqa: N815
+    cropData: SeedCropData | None = None
+    imageName: Annotated[str, Field(min_length=1, max_length=255)]
+    imageWidth: Annotated[float | None, Field(gt=0)] = None
+    imageHeight: Annotated[float | None, Field(gt=0)] = None
+    b64Image: str
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (CreateScreening, Feedback, Rerun, LocateRequest, SeedProcess)

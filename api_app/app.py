@@ -1,0 +1,143 @@
+"""Papila HTTP API (Chalice): routes only. Each route is a few lines calling `papila.service`;
+the contract is /work/shared/design/api-contract.md and GET /api/openapi.json."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, CORSConfig, Response
+from papila import service as svc
+from papila.errors import reply_for_exception, reshape_framework_error
+
+app = Chalice(app_name="papila-api")
+app.api.binary_types = sorted({*app.api.binary_types, "image/png"})
+
+CORS = CORSConfig(
+    allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "http://127.0.0.1:8080"),
+    expose_headers=["Location"],
+    max_age=600,
+)
+SEED_TYPES = ["application/json", "text/plain"]  # the 2020 client's bodies
+
+
+def _respond(status: int, body: Any, headers: dict[str, str]) -> Response:
+    return Response(body=body, status_code=status, headers={"Content-Type": svc.JSON, **headers})
+
+
+def route(path: str, method: str = "GET", **options: Any) -> Callable[[Callable[..., svc.Reply]], Any]:
+    """`app.route` with CORS, and every exception as a contract error (never Chalice's own page)."""
+
+    def register(view: Callable[..., svc.Reply]) -> Any:
+        @functools.wraps(view)
+        def guarded(**params: str) -> Response:
+            try:
+                reply = view(**params)
+            except Exception as exc:  # noqa: BLE001 - mapped to the contract's error body
+                return _respond(*reply_for_exception(exc, route=path, screening_id=params.get("id")))
+            return _respond(reply.status, reply.body, reply.headers)
+
+        return app.route(path, methods=[method], cors=CORS, **options)(guarded)
+
+    return register
+
+
+@app.middleware("http")
+def contract_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice's own answers (405, 415, ...) in the contract's error shape too."""
+    try:
+        response = get_response(event)
+    except Exception as exc:  # noqa: BLE001
+        return _respond(*reply_for_exception(exc, route="middleware"))
+    body = reshape_framework_error(response.status_code, response.body)
+    if body is not None:
+        response.body = body
+        response.headers["Content-Type"] = svc.JSON
+        for name, value in CORS.get_access_control_headers().items():
+            response.headers.setdefault(name, value)
+    return response
+
+
+def _body() -> bytes | None:
+    return app.current_request.raw_body
+
+
+# ---------------------------------------------------------------- screenings
+
+
+@route("/api/screenings", "POST")
+def create_screening() -> svc.Reply:
+    return svc.service().create_screening(_body())
+
+
+@route("/api/screenings/{id}")
+def get_screening(id: str) -> svc.Reply:
+    return svc.service().get_screening(id)
+
+
+@route("/api/screenings/{id}/crop")
+def get_crop(id: str) -> svc.Reply:
+    return svc.service().crop_image(id)
+
+
+@route("/api/screenings/{id}/heatmap")
+def get_heatmap(id: str) -> svc.Reply:
+    return svc.service().heatmap_image(id)
+
+
+@route("/api/screenings/{id}/feedback", "PUT")
+def put_feedback(id: str) -> svc.Reply:
+    return svc.service().put_feedback(id, _body())
+
+
+@route("/api/screenings/{id}/rerun", "POST")
+def rerun(id: str) -> svc.Reply:
+    return svc.service().rerun(id, _body())
+
+
+@route("/api/locate", "POST")
+def locate() -> svc.Reply:
+    return svc.service().locate(_body())
+
+
+# ---------------------------------------------------------------- service
+
+
+@route("/api/health")
+def health() -> svc.Reply:
+    return svc.service().health()
+
+
+@route("/api/model")
+def model() -> svc.Reply:
+    return svc.service().model()
+
+
+@route("/api/openapi.json")
+def openapi() -> svc.Reply:
+    return svc.service().openapi()
+
+
+# ---------------------------------------------------------------- seed-compatible (2020 client)
+
+
+@route("/api/process", "POST", content_types=SEED_TYPES)
+def seed_process() -> svc.Reply:
+    return svc.service().seed_process(_body())
+
+
+@route("/api/getDiagnosis/{id}")
+def seed_get_diagnosis(id: str) -> svc.Reply:
+    return svc.service().seed_diagnosis(id)
+
+
+@route("/api/download/{id}")
+def seed_download(id: str) -> svc.Reply:
+    return svc.service().seed_download(id)
+
+
+@route("/api/metadata", "POST", content_types=SEED_TYPES)
+def seed_metadata() -> svc.Reply:
+    return svc.service().seed_metadata(_body())

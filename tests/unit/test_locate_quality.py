@@ -1,0 +1,67 @@
+"""Disc locator and quality gate on generated photos (the real-data numbers come from bench/)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from papila import imaging
+from papila.locate import locate
+from papila.quality import check_crop, check_photo
+from tests.fundus import make_fundus
+
+
+@pytest.mark.parametrize(("size", "disc"), [((1200, 1000), (850, 480)), ((640, 512), (200, 260)),
+                                             ((3000, 2400), (1500, 1200)), ((2000, 1500), (700, 900))])
+def test_locator_finds_the_disc_at_any_resolution(size, disc):
+    found = locate(make_fundus(*size, disc_xy=disc, seed=sum(disc)))
+    r = min(size) * 0.46 / 6  # the generator's disc radius
+    assert np.hypot(found.center[0] - disc[0], found.center[1] - disc[1]) <= 0.5 * r
+    c = found.crop
+    assert c.x <= disc[0] - r and c.x + c.size >= disc[0] + r
+    assert c.y <= disc[1] - r and c.y + c.size >= disc[1] + r
+    assert 0 < found.confidence <= 1
+
+
+def test_fundus_photos_and_disc_crops_pass_the_gate():
+    photo = make_fundus(1200, 1000, seed=3)
+    assert check_photo(photo) is None
+    crop = imaging.square_crop(photo, locate(photo).crop)
+    assert check_photo(crop) is None and check_crop(crop) is None
+
+
+def _document() -> Image.Image:
+    doc = Image.new("RGB", (850, 1100), (250, 250, 245))
+    draw = ImageDraw.Draw(doc)
+    for y in range(80, 1000, 30):
+        draw.line((60, y, 700, y), fill=(20, 20, 20), width=5)
+    return doc
+
+
+def _landscape() -> Image.Image:
+    a = np.zeros((600, 800, 3), np.uint8)
+    a[..., 2] = 230
+    a[..., 1] = 180
+    a[350:] = (60, 140, 50)
+    return Image.fromarray(a)
+
+
+@pytest.mark.parametrize(
+    ("image", "code"),
+    [
+        (Image.new("RGB", (800, 600), (128, 128, 128)), "not_a_fundus_photo"),
+        (_document(), "not_a_fundus_photo"),
+        (_landscape(), "not_a_fundus_photo"),
+        (Image.eval(make_fundus(800, 700, seed=4), lambda v: v // 25), "too_dark"),
+    ],
+)
+def test_gate_refuses_what_the_model_must_not_judge(image, code):
+    rejection = check_photo(image)
+    assert rejection is not None and rejection.code == code
+    assert rejection.message.endswith(".")
+
+
+def test_featureless_disc_region_is_refused():
+    rejection = check_crop(Image.new("RGB", (300, 300), (200, 90, 40)))
+    assert rejection is not None and rejection.code == "disc_not_visible"

@@ -1,0 +1,90 @@
+"""Training, export and evaluation end to end on a tiny generated set (seconds, small input), and the
+committed serving model against its full-precision master."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from papila.cli import main as papila
+from papila.model.release import MASTER_NAME, SERVING_NAME
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tiny_dataset(root: Path, per_class: int = 6) -> Path:
+    """Discs with a small or a large pale cup: separable, like the real task in caricature."""
+    rng = np.random.default_rng(0)
+    for label, cup in (("normal", 0.3), ("glaucoma", 0.75)):
+        (root / label).mkdir(parents=True)
+        (root / "masks" / label).mkdir(parents=True)
+        for i in range(per_class):
+            im = Image.new("RGB", (96, 96), (150, 60, 30))
+            d = ImageDraw.Draw(im)
+            r = 30 + int(rng.integers(-3, 3))
+            d.ellipse((48 - r, 48 - r, 48 + r, 48 + r), fill=(230, 170, 100))
+            c = int(r * cup)
+            d.ellipse((48 - c, 48 - c, 48 + c, 48 + c), fill=(250, 235, 200))
+            im.save(root / label / f"{label}{i}.png")
+            disc = Image.new("L", (96, 96))
+            ImageDraw.Draw(disc).ellipse((48 - r, 48 - r, 48 + r, 48 + r), fill=255)
+            disc.save(root / "masks" / label / f"{label}{i}_disc.png")
+            cupm = Image.new("L", (96, 96))
+            ImageDraw.Draw(cupm).ellipse((48 - c, 48 - c, 48 + c, 48 + c), fill=255)
+            cupm.save(root / "masks" / label / f"{label}{i}_cup.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    data = _tiny_dataset(tmp_path_factory.mktemp("data"))
+    out = tmp_path_factory.mktemp("weights")
+    assert papila(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--folds", "2",
+                   "--size", "32", "--batch", "4"]) == 0
+    return data, out
+
+
+def test_train_writes_a_loadable_model_and_its_card(trained):
+    _data, out = trained
+    card = json.loads((out / "model.json").read_text())
+    assert (out / SERVING_NAME).stat().st_size > 0 and (out / MASTER_NAME).stat().st_size > 0
+    assert card["input_size"] == 32 and 0 <= card["threshold"] <= 1
+    assert card["model_version"].startswith("vgg19bn-")
+    assert {"auc", "sensitivity_at_85_specificity"} <= set(card["metrics"]["cv"])
+    assert "research and educational use only" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_evaluate_prints_the_contract_json_for_both_runtimes(trained, capsys):
+    data, out = trained
+    capsys.readouterr()
+    assert papila(["evaluate", "--data", str(data), "--model", str(out / SERVING_NAME), "--runtime", "both", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("n", "auc", "accuracy", "sensitivity", "specificity", "sensitivity_at_85_specificity",
+                "threshold", "model_version", "ms_per_image"):
+        assert key in result
+    assert result["n"] == 12
+    keras_auc = result["runtimes"]["keras"]["auc"]
+    assert abs(result["auc"] - keras_auc) <= 0.2  # tiny model, 12 images: only a sanity bound
+
+
+def test_retraining_starts_from_the_master_weights(trained, tmp_path):
+    data, out = trained
+    assert papila(["train", "--data", str(data), "--out", str(tmp_path), "--epochs", "1", "--folds", "1",
+                   "--size", "32", "--batch", "4", "--init", str(out / MASTER_NAME)]) == 0
+    assert json.loads((tmp_path / "model.json").read_text())["model_version"].startswith("vgg19bn-")
+
+
+def test_committed_serving_model_agrees_with_its_master():
+    """The int8 model and the float master on fixed inputs: probabilities within 0.1 (stated tolerance)."""
+    from papila.model.runtime import load
+
+    serving, master = ROOT / "weights" / SERVING_NAME, ROOT / "weights" / MASTER_NAME
+    assert serving.exists() and master.exists(), "the trained model is committed in weights/"
+    x = np.random.default_rng(1).uniform(0, 255, (4, 224, 224, 3)).astype(np.float32)
+    fast = [p.probability_glaucoma for p in load(serving).predict(x)]
+    full = [p.probability_glaucoma for p in load(master).predict(x)]
+    assert np.max(np.abs(np.array(fast) - np.array(full))) <= 0.1

@@ -1,0 +1,164 @@
+"""The inference worker against moto's S3 and an in-process SecantusDB: claims, results, rejections,
+duplicates, retries, the final attempt and lease take-over."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from papila import keys, records
+from papila.model.runtime import Prediction
+from papila.records import Status
+from papila.storage import ImageBucket
+from papila.store import ScreeningStore
+from papila.worker import ScreeningBusy, Worker
+from tests.fundus import make_fundus
+
+CARD = {"model_version": "unit-test-model", "threshold": 0.5}
+
+
+class FixedModel:
+    """Stands in for the network: the worker's logic, not the weights, is under test here."""
+
+    input_size = 224
+
+    def __init__(self, probability: float = 0.8) -> None:
+        self.probability = probability
+        self.calls = 0
+
+    def predict(self, batch: np.ndarray) -> list[Prediction]:
+        assert batch.shape[1:] == (224, 224, 3)
+        self.calls += len(batch)
+        cam = np.zeros((7, 7), np.float32)
+        cam[3, 4] = 1.0
+        return [Prediction(self.probability, cam) for _ in batch]
+
+
+@pytest.fixture
+def store(mongo_uri):
+    s = ScreeningStore.connect(mongo_uri, "papila_worker_unit")
+    s.col.delete_many({})
+    return s
+
+
+@pytest.fixture
+def bucket(aws):
+    return ImageBucket(aws.bucket)
+
+
+def _jpeg(image: Image.Image, exif: bool = True) -> bytes:
+    buf = io.BytesIO()
+    meta = Image.Exif()
+    meta[0x010F] = "Topcon"
+    image.save(buf, "JPEG", quality=92, **({"exif": meta} if exif else {}))
+    return buf.getvalue()
+
+
+def _screening(store, bucket, data: bytes, status=Status.QUEUED, crop=None) -> tuple[str, str]:
+    sid = records.new_id()
+    key = keys.original_key(sid, "jpg")
+    store.insert(records.new_record(screening_id=sid, filename="eye.jpg", content_type="image/jpeg",
+                                    original_key=key, status=status, crop=crop, consent={"accepted": True}))
+    if data:
+        bucket.put(key, data, "image/jpeg")
+    return sid, key
+
+
+def _sqs_record(key: str, receive_count: int = 1) -> dict:
+    body = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": key}}}]}
+    return {"messageId": "m1", "body": json.dumps(body), "attributes": {"ApproximateReceiveCount": str(receive_count)}}
+
+
+def test_upload_event_produces_result_crop_heatmap_and_a_clean_original(store, bucket):
+    model = FixedModel(0.8)
+    worker = Worker(store, bucket, model, CARD)
+    sid, key = _screening(store, bucket, _jpeg(make_fundus(1000, 800, (640, 400), seed=1)), Status.AWAITING_UPLOAD)
+
+    worker.handle_sqs_record(_sqs_record(key))
+
+    rec = store.get(sid)
+    assert rec["status"] == "done" and model.calls == 1
+    result = rec["result"]
+    assert result["label"] == "glaucoma" and result["probability_glaucoma"] == pytest.approx(0.8)
+    assert result["model_version"] == "unit-test-model" and result["crop"]["source"] == "auto"
+    # the located crop holds the synthetic disc
+    c = result["crop"]
+    assert c["x"] < 640 < c["x"] + c["size"] and c["y"] < 400 < c["y"] + c["size"]
+    crop = Image.open(io.BytesIO(bucket.get(keys.crop_key(sid))))
+    assert crop.size == (224, 224)
+    assert Image.open(io.BytesIO(bucket.get(keys.heatmap_key(sid)))).size == (224, 224)
+    assert not Image.open(io.BytesIO(bucket.get(key))).getexif()  # metadata stripped in place
+
+
+def test_user_crop_is_used_and_recorded(store, bucket):
+    worker = Worker(store, bucket, FixedModel(0.2), CARD)
+    sid, key = _screening(store, bucket, _jpeg(make_fundus(1000, 800, (640, 400), seed=2)),
+                          crop={"x": 500, "y": 260, "size": 280})
+    worker.process(key)
+    result = store.get(sid)["result"]
+    assert result["crop"] == {"x": 500, "y": 260, "size": 280, "source": "user"}
+    assert result["label"] == "normal"
+
+
+def test_repeated_event_changes_nothing(store, bucket):
+    model = FixedModel()
+    worker = Worker(store, bucket, model, CARD)
+    sid, key = _screening(store, bucket, _jpeg(make_fundus(900, 700, (300, 350), seed=3), exif=False))
+    worker.handle_sqs_record(_sqs_record(key))
+    first = store.get(sid)
+    worker.handle_sqs_record(_sqs_record(key))
+    assert store.get(sid) == first and model.calls == 1
+
+
+def test_unusable_photo_is_rejected_with_a_reason(store, bucket):
+    worker = Worker(store, bucket, FixedModel(), CARD)
+    sid, key = _screening(store, bucket, _jpeg(Image.new("RGB", (800, 600), (128, 128, 128))))
+    assert worker.process(key) == Status.REJECTED
+    rec = store.get(sid)
+    assert rec["status"] == "rejected" and rec["error"]["code"] == "not_a_fundus_photo"
+    assert "result" not in rec
+
+
+def test_failures_are_retried_then_marked_failed_on_the_final_attempt(store, bucket):
+    worker = Worker(store, bucket, FixedModel(), CARD, max_receive_count=3)
+    sid, key = _screening(store, bucket, b"")  # the event names an object that is not there
+    for receive in (1, 2):
+        with pytest.raises(Exception):
+            worker.handle_sqs_record(_sqs_record(key, receive))
+        assert store.get(sid)["status"] == "queued"
+    with pytest.raises(Exception):
+        worker.handle_sqs_record(_sqs_record(key, 3))
+    rec = store.get(sid)
+    assert rec["status"] == "failed" and rec["error"]["code"] == "processing_failed" and rec["attempt"] == 3
+
+
+def test_live_lease_means_busy_and_an_expired_one_is_taken_over(store, bucket):
+    worker = Worker(store, bucket, FixedModel(), CARD, lease_seconds=60)
+    sid, key = _screening(store, bucket, _jpeg(make_fundus(900, 700, (600, 350), seed=4)))
+    assert store.claim(sid, key, 60) is not None  # another attempt holds it
+    with pytest.raises(ScreeningBusy):
+        worker.process(key)
+    store.col.update_one({"_id": sid}, {"$set": {"lease_until": records.now() - timedelta(seconds=1)}})
+    assert worker.process(key) == Status.DONE
+
+
+def test_test_events_other_keys_and_unknown_screenings_are_skipped(store, bucket):
+    model = FixedModel()
+    worker = Worker(store, bucket, model, CARD)
+    worker.handle_sqs_record({"body": json.dumps({"Event": "s3:TestEvent"}), "attributes": {}})
+    assert worker.process("results/x/crop.png") is None
+    assert worker.process(keys.original_key(records.new_id(), "png")) is None
+    assert model.calls == 0
+
+
+def test_url_encoded_keys_are_unquoted(store, bucket):
+    worker = Worker(store, bucket, FixedModel(), CARD)
+    sid, key = _screening(store, bucket, _jpeg(make_fundus(900, 700, (600, 350), seed=5)))
+    encoded = key.replace("/", "%2F")  # as some emulators send it
+    worker.handle_sqs_record(_sqs_record(encoded))
+    assert store.get(sid)["status"] == "done"
