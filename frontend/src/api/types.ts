@@ -1,0 +1,96 @@
+// Shapes of the HTTP contract (shared/design/api-contract.md) that the SPA reads or sends.
+
+export type ScreeningStatus =
+  | 'awaiting_upload'
+  | 'queued'
+  | 'processing'
+  | 'done'
+  | 'rejected'
+  | 'failed';
+
+/** A square crop in the photo's own (natural) pixels: top-left corner and side. */
+export interface NaturalCrop {
+  x: number;
+  y: number;
+  size: number;
+}
+
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+}
+
+export interface ScreeningResult {
+  probability_glaucoma: number;
+  label: string;
+  threshold?: number;
+  referral?: string;
+  model_version?: string;
+  crop?: NaturalCrop & { source?: 'user' | 'auto' };
+  inference_ms?: number;
+}
+
+export interface Screening {
+  id: string;
+  status: ScreeningStatus;
+  created_at?: string;
+  updated_at?: string;
+  filename?: string;
+  result?: ScreeningResult;
+  error?: ApiErrorBody;
+  feedback?: FeedbackPayload;
+  links?: { self?: string; crop?: string; heatmap?: string };
+}
+
+export interface PresignedUpload {
+  url: string;
+  fields: Record<string, string>;
+  expires_in?: number;
+}
+
+export interface CreatedScreening extends Screening {
+  upload?: PresignedUpload;
+}
+
+export interface CreateScreeningRequest {
+  filename: string;
+  content_type: string;
+  size: number;
+  consent: true;
+  crop?: NaturalCrop;
+}
+
+export type TrueLabel = 'glaucoma' | 'normal' | 'suspect' | 'unknown';
+
+export interface FeedbackMetadata {
+  age?: number;
+  sex?: 'female' | 'male' | 'other';
+  eye?: 'left' | 'right';
+  iop_mmhg?: number;
+  cdr?: number;
+  family_history?: boolean;
+  camera?: string;
+  notes?: string;
+}
+
+export interface FeedbackPayload {
+  diagnosis_correct?: boolean | null;
+  true_label?: TrueLabel;
+  metadata?: FeedbackMetadata;
+}
+
+/** Answer of POST /api/locate (an extension of the contract: the disc locator over HTTP). */
+export interface LocateResponse {
+  crop: NaturalCrop;
+  confidence?: number;
+}
+
+/** GET /api/model: the model card. Every field is optional: show what is there. */
+export interface ModelInfo {
+  model_version?: string;
+  input_size?: number | number[];
+  threshold?: number;
+  metrics?: Record<string, unknown>;
+  limits?: unknown;
+  [key: string]: unknown;
+}
