@@ -9,11 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, CORSConfig, Response
+from papila import admin, auth
 from papila import service as svc
 from papila.errors import reply_for_exception, reshape_framework_error
 
 app = Chalice(app_name="papila-api")
-app.api.binary_types = sorted({*app.api.binary_types, "image/png"})
+app.api.binary_types = sorted({*app.api.binary_types, "image/png", "application/pdf"})
 
 CORS = CORSConfig(
     allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "http://127.0.0.1:8080"),
@@ -87,6 +88,11 @@ def get_heatmap(id: str) -> svc.Reply:
     return svc.service().heatmap_image(id)
 
 
+@route("/api/screenings/{id}/report")
+def get_report(id: str) -> svc.Reply:
+    return svc.service().report(id)
+
+
 @route("/api/screenings/{id}/feedback", "PUT")
 def put_feedback(id: str) -> svc.Reply:
     return svc.service().put_feedback(id, _body())
@@ -141,3 +147,55 @@ def seed_download(id: str) -> svc.Reply:
 @route("/api/metadata", "POST", content_types=SEED_TYPES)
 def seed_metadata() -> svc.Reply:
     return svc.service().seed_metadata(_body())
+
+
+# ---------------------------------------------------------------- admin (Cognito JWT, group `admins`)
+
+
+def admin_route(path: str, method: str = "GET", **options: Any) -> Callable[[Callable[..., svc.Reply]], Any]:
+    """`route` for the admin API: the token is checked here, in the app (`papila.auth`), so `chalice
+    local` and API Gateway apply the same check; the view gets the caller for the audit log."""
+
+    def register(view: Callable[..., svc.Reply]) -> Any:
+        @functools.wraps(view)
+        def checked(**params: str) -> svc.Reply:
+            who = auth.require_admin(app.current_request.headers.get("authorization"))
+            return view(who, **params)
+
+        return route(path, method, **options)(checked)
+
+    return register
+
+
+def _query() -> dict[str, str]:
+    return dict(app.current_request.query_params or {})
+
+
+@admin_route("/api/admin/screenings")
+def admin_list_screenings(who: auth.Principal) -> svc.Reply:
+    return admin.service().list_screenings(_query(), who)
+
+
+@admin_route("/api/admin/screenings/{id}")
+def admin_get_screening(who: auth.Principal, id: str) -> svc.Reply:
+    return admin.service().get_screening(id, who)
+
+
+@admin_route("/api/admin/screenings/{id}", "DELETE")
+def admin_delete_screening(who: auth.Principal, id: str) -> svc.Reply:
+    return admin.service().delete_screening(id, who)
+
+
+@admin_route("/api/admin/stats")
+def admin_stats(who: auth.Principal) -> svc.Reply:
+    return admin.service().stats(who)
+
+
+@admin_route("/api/admin/exports", "POST")
+def admin_create_export(who: auth.Principal) -> svc.Reply:
+    return admin.service().create_export(_body(), who)
+
+
+@admin_route("/api/admin/exports/{id}")
+def admin_get_export(who: auth.Principal, id: str) -> svc.Reply:
+    return admin.service().get_export(id, who)

@@ -128,7 +128,8 @@ def reply_for_exception(
 _CHALICE_CODES = {
     "MethodNotAllowedError": ("method_not_allowed", "This method is not allowed here."),
     "UnsupportedMediaType": ("unsupported_media_type", "Send the request body as application/json."),
-    "BadRequest": ("bad_request", "The request could not be understood."),
+    # Chalice's only "BadRequest": a binary response (the PDF report) to a request whose Accept allows none.
+    "BadRequest": ("not_acceptable", "Send an Accept header that allows the response, e.g. Accept: application/pdf."),
     "BadRequestError": ("bad_request", "The request could not be understood."),
     "NotFoundError": ("not_found", "Nothing is here."),
     "InternalServerError": ("internal_error", INTERNAL_MESSAGE),

@@ -133,7 +133,8 @@ SCREENING = {
         },
         "links": {
             "type": "object",
-            "properties": {"self": {"type": "string"}, "crop": {"type": "string"}, "heatmap": {"type": "string"}},
+            "properties": {"self": {"type": "string"}, "crop": {"type": "string"}, "heatmap": {"type": "string"},
+                           "report": {"type": "string", "description": "The one-page PDF report (once done)."}},
         },
     },
 }
@@ -204,6 +205,17 @@ def _paths() -> dict[str, Any]:
         "/api/screenings/{id}/heatmap": {
             "get": _op("getHeatmap", "Heat-map overlay of the crop (PNG)",
                        {"303": REDIRECT, "409": not_ready}, with_id=True),
+        },
+        "/api/screenings/{id}/report": {
+            "get": _op("getReport", "One-page PDF report: photo, crop, heat map, result, model performance", {
+                "200": {
+                    "description": "The report (send `Accept: application/pdf`, or one with `*/*`).",
+                    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "400": _error("Malformed id (`invalid_id`), or an Accept header that allows no PDF "
+                              "(`not_acceptable`)."),
+                "409": not_ready,
+            }, with_id=True),
         },
         "/api/screenings/{id}/feedback": {
             "put": _op("putFeedback", "Give (or replace) feedback on a finished screening",
@@ -283,6 +295,7 @@ def _document() -> dict[str, Any]:
         "Screening": SCREENING, "CreatedScreening": CREATED, "Result": RESULT, "Error": ERROR,
         "Health": HEALTH, "Located": LOCATED, "SeedMetadata": SEED_METADATA,
     })
+    schemas.update(_admin_schemas())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -292,10 +305,170 @@ def _document() -> dict[str, Any]:
                            "Ids are server-generated UUIDv4 strings.",
         },
         "servers": [{"url": "/"}],
-        "paths": _paths(),
-        "components": {"schemas": schemas},
+        "paths": {**_paths(), **_admin_paths()},
+        "components": {"schemas": schemas, "securitySchemes": {"cognito": COGNITO_SCHEME}},
     }
 
 
 def document() -> dict[str, Any]:
     return copy.deepcopy(_document())
+
+
+# ---------------------------------------------------------------- admin (papila.admin, papila.auth)
+
+COGNITO_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "A Cognito access or ID token of the deployment's user pool and app client, of a user in "
+                   "the `admins` group (checked by the app: RS256 against the pool's JWKS, issuer, expiry).",
+}
+_STR_NULL = {"type": ["string", "null"]}
+ADMIN_SCREENING = {
+    "allOf": [
+        _ref("Screening"),
+        {
+            "type": "object",
+            "properties": {
+                "consent": {
+                    "type": "object",
+                    "description": "The consent record: accepted, when, and the text version (or `via`).",
+                    "properties": {"accepted": {"type": "boolean"}, "at": {"type": "string", "format": "date-time"},
+                                   "version": {"type": "string"}, "via": {"type": "string"}},
+                },
+                "has_feedback": {"type": "boolean"},
+                "content_type": _STR_NULL,
+                "size": {"type": ["integer", "null"]},
+                "image": {"type": ["object", "null"], "properties": {"width": {"type": "integer"},
+                                                                     "height": {"type": "integer"}}},
+                "attempt": {"type": "integer"},
+                "history": {"type": "array", "items": {"type": "object"},
+                            "description": "Earlier results and errors, kept by each rerun."},
+                "original": {
+                    "type": ["object", "null"],
+                    "description": "Detail view only: a short-lived presigned URL of the original photo.",
+                    "properties": {"url": {"type": "string"}, "expires_in": {"type": "integer"}},
+                },
+            },
+        },
+    ],
+}
+ADMIN_PAGE = {
+    "type": "object",
+    "required": ["items", "next_cursor", "limit"],
+    "properties": {
+        "items": {"type": "array", "items": _ref("AdminScreening")},
+        "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null at the end."},
+        "limit": {"type": "integer"},
+    },
+}
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+ADMIN_STATS = {
+    "type": "object",
+    "properties": {
+        "total": {"type": "integer"},
+        "by_status": _COUNTS,
+        "by_label": {**_COUNTS, "description": "Finished screenings by the model's label."},
+        "by_true_label": {**_COUNTS, "description": "Screenings by the feedback's label."},
+        "by_model_version": _COUNTS,
+        "feedback": {
+            "type": "object",
+            "description": "Finished screenings: feedback given or missing; of those given, whether the "
+                           "confirmed label (else `diagnosis_correct`) agrees with the model.",
+            "properties": {k: {"type": "integer"} for k in ("given", "missing", "agree", "disagree", "unknown")},
+        },
+        "agreement_rate": {"type": ["number", "null"], "description": "agree / (agree + disagree)."},
+    },
+}
+EXPORT = {
+    "type": "object",
+    "required": ["id", "status", "created_at", "links"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "expired"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": "string", "format": "date-time"},
+        "filters": {"type": "object"},
+        "counts": {**_COUNTS, "description": "screenings, glaucoma, normal, originals, missing_crop, missing_original."},
+        "size": {"type": "integer", "description": "Bytes of the zip."},
+        "download_url": {"type": "string", "description": "When done: a presigned URL of the zip (1 hour)."},
+        "download_expires_in": {"type": "integer"},
+        "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+        "links": {"type": "object", "properties": {"self": {"type": "string"}, "download": {"type": "string"}}},
+    },
+}
+
+
+def _admin_schemas() -> dict[str, Any]:
+    from papila.admin import ADMIN_MODELS
+
+    return {**_model_schemas(ADMIN_MODELS), "AdminScreening": ADMIN_SCREENING, "AdminScreeningPage": ADMIN_PAGE,
+            "AdminStats": ADMIN_STATS, "Export": EXPORT}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def _admin_op(op_id: str, summary: str, responses: dict[str, Any], *, id_of: str | None = None,
+              **options: Any) -> dict[str, Any]:
+    op = _op(op_id, summary, {
+        "401": _error("No, malformed, forged or expired token (`unauthorized`)."),
+        "403": _error("A valid token of a user outside the `admins` group (`forbidden`)."),
+        **responses,
+    }, tags=("admin",), **options)
+    op["security"] = [{"cognito": []}]
+    if id_of:
+        op["parameters"] = [{**ID_PARAM, "description": f"The {id_of}'s id (UUIDv4)."}]
+        op["responses"] = {"400": _error("Malformed id (`invalid_id`)."),
+                           "404": _error(f"No {id_of} has this id (`not_found`)."), **op["responses"]}
+    return op
+
+
+def _enum(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+def _admin_paths() -> dict[str, Any]:
+    listing = _admin_op("adminListScreenings", "Screenings, newest first, filtered, cursor-paged", {
+        "200": _json(_ref("AdminScreeningPage"), "A page of screenings."),
+        "400": _error("A bad query parameter (`invalid_request` with `details`) or cursor (`invalid_cursor`)."),
+    })
+    listing["parameters"] = [
+        _query("status", _enum("awaiting_upload", "queued", "processing", "done", "rejected", "failed"), "Status."),
+        _query("label", _enum("glaucoma", "normal"), "The model's result label."),
+        _query("true_label", _enum("glaucoma", "normal", "suspect", "unknown"), "The feedback's label."),
+        _query("feedback", _enum("given", "missing"), "Whether feedback was given."),
+        _query("from", {"type": "string"}, "Created at or after: ISO-8601 date or date-time."),
+        _query("to", {"type": "string"}, "Created at or before: ISO-8601 date (the whole day) or date-time."),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size."),
+        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
+    ]
+    create_export = _admin_op("adminCreateExport", "Export the confirmed-label screenings as a training zip", {
+        "202": _json(_ref("Export"), "Queued: poll its `links.self`."),
+        "400": INVALID,
+    }, body="ExportRequest")
+    create_export["requestBody"]["required"] = False  # no body: every confirmed-label screening
+    return {
+        "/api/admin/screenings": {"get": listing},
+        "/api/admin/screenings/{id}": {
+            "get": _admin_op("adminGetScreening", "A screening in full, with a presigned URL of the original", {
+                "200": _json(_ref("AdminScreening"), "The screening (the read and the URL are audited)."),
+            }, id_of="screening"),
+            "delete": _admin_op("adminDeleteScreening", "Erase a screening: its record and every S3 object", {
+                "204": {"description": "Erased (audited)."},
+            }, id_of="screening"),
+        },
+        "/api/admin/stats": {
+            "get": _admin_op("adminStats", "Counts by status, label and feedback agreement", {
+                "200": _json(_ref("AdminStats"), "The counts."),
+            }),
+        },
+        "/api/admin/exports": {"post": create_export},
+        "/api/admin/exports/{id}": {
+            "get": _admin_op("adminGetExport", "An export's status, counts and (when done) download URL", {
+                "200": _json(_ref("Export"), "The export (a download URL handed out is audited)."),
+            }, id_of="export"),
+        },
+    }

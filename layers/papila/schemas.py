@@ -175,7 +175,7 @@ def jsonable(value: Any) -> Any:
 
 def links(screening_id: str) -> dict[str, str]:
     base = f"/api/screenings/{screening_id}"
-    return {"self": base, "crop": f"{base}/crop", "heatmap": f"{base}/heatmap"}
+    return {"self": base, "crop": f"{base}/crop", "heatmap": f"{base}/heatmap", "report": f"{base}/report"}
 
 
 def present(record: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ log = logging.getLogger("papila.api")
 
 JSON = "application/json; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
+PDF = "application/pdf"
 # The file extension an inline image is stored under, by its real content type (seed route).
 STORED_EXTENSION = {"image/jpeg": "jpg", "image/png": "png", "image/tiff": "tif"}
 
@@ -249,6 +250,22 @@ class ScreeningService:
             raise ApiError(404, "not_found", f"This screening has no {what} image.")
         url = self.bucket.presigned_get(key)
         return Reply(303, {"url": url}, {"Location": url, "Cache-Control": "private, max-age=60"})
+
+    # --- GET /api/screenings/{id}/report
+
+    def report(self, screening_id: str) -> Reply:
+        from papila import report as pdf_report  # fpdf2: loaded on first use
+
+        record = self._record(screening_id)
+        if record["status"] != Status.DONE:
+            raise _not_ready(record, "report")
+        images = pdf_report.gather_images(self.bucket, record)
+        pdf = pdf_report.build_report(record, images, pdf_report.installed_card())
+        return Reply(200, pdf, {
+            "Content-Type": PDF,
+            "Content-Disposition": f'inline; filename="papila-report-{record["_id"]}.pdf"',
+            "Cache-Control": "private, no-store",
+        })
 
     # --- PUT /api/screenings/{id}/feedback
 

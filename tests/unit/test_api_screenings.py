@@ -52,7 +52,7 @@ def test_inline_upload_is_stored_and_queued(api, images, aws, service):
     assert body["filename"] == "left_eye.png"
     assert body["created_at"].endswith("Z") and body["updated_at"].endswith("Z")
     assert body["links"] == {"self": f"/api/screenings/{sid}", "crop": f"/api/screenings/{sid}/crop",
-                             "heatmap": f"/api/screenings/{sid}/heatmap"}
+                             "heatmap": f"/api/screenings/{sid}/heatmap", "report": f"/api/screenings/{sid}/report"}
     assert r.headers["Location"] == f"/api/screenings/{sid}"
     assert "original_key" not in body and "_id" not in body and "history" not in body
     assert "result" not in body and "error" not in body
