@@ -89,3 +89,15 @@ describe('routing', () => {
     expect(document.activeElement?.tagName).toBe('H1');
   });
 });
+
+describe('admin route', () => {
+  it('opens the admin page at #/admin and its sub-paths, without the consent', () => {
+    window.location.hash = '#/admin/screenings/abc';
+    renderWithProviders(<App />);
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Administration');
+    // No config.json Cognito keys in this render: the page says sign-in is not configured.
+    expect(screen.getByTestId('admin-not-configured')).toBeTruthy();
+    expect(document.title).toBe('Administration · Papila');
+  });
+});

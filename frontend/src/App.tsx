@@ -6,7 +6,8 @@ import type { MessageKey } from './i18n/messages';
 import { ROUTE_HREF, useHashRoute, type Route } from './lib/hashRoute';
 import { AboutPage } from './pages/AboutPage';
 import { GuidePage } from './pages/GuidePage';
-import { AdminPage, NotFoundPage } from './pages/PlaceholderPages';
+import { AdminPage } from './pages/AdminPage';
+import { NotFoundPage } from './pages/PlaceholderPages';
 import { ScreenPage, type ConsentState } from './pages/ScreenPage';
 
 const NAV_ITEMS: { route: Exclude<Route, 'not_found' | 'admin'>; label: MessageKey }[] = [
@@ -27,7 +28,8 @@ export function App() {
 
   useEffect(() => {
     const page = NAV_ITEMS.find((item) => item.route === route);
-    document.title = page ? `${t(page.label)} · Papila` : 'Papila';
+    const title = page ? t(page.label) : route === 'admin' ? t('admin.title') : null;
+    document.title = title ? `${title} · Papila` : 'Papila';
   }, [route, t]);
 
   // After navigating, start reading and tabbing from the new page, not the old link.

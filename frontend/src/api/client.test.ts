@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { loadApiBaseUrl } from '../config';
+import { loadApiBaseUrl, loadRuntimeConfig } from '../config';
 import { ApiError, createApiClient } from './client';
 
 const json = (status: number, body: unknown) =>
@@ -59,5 +59,23 @@ describe('loadApiBaseUrl', () => {
     vi.stubEnv('VITE_API_BASE_URL', undefined as unknown as string);
     await expect(loadApiBaseUrl(missing)).resolves.toBe('');
     vi.unstubAllEnvs();
+  });
+});
+
+describe('loadRuntimeConfig', () => {
+  it('reads the optional Cognito keys for admin sign-in', async () => {
+    const fetchImpl = vi.fn(async () =>
+      json(200, { apiBaseUrl: 'http://127.0.0.1:8000/', cognitoEndpoint: 'http://127.0.0.1:5001', cognitoClientId: 'abc123' }),
+    );
+    await expect(loadRuntimeConfig(fetchImpl)).resolves.toEqual({
+      apiBaseUrl: 'http://127.0.0.1:8000',
+      cognitoEndpoint: 'http://127.0.0.1:5001',
+      cognitoClientId: 'abc123',
+    });
+  });
+
+  it('leaves them out when absent or empty', async () => {
+    const fetchImpl = vi.fn(async () => json(200, { apiBaseUrl: '', cognitoEndpoint: '', cognitoClientId: null }));
+    await expect(loadRuntimeConfig(fetchImpl)).resolves.toEqual({ apiBaseUrl: '' });
   });
 });

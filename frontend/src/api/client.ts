@@ -39,9 +39,10 @@ export interface PapilaApi {
   resolve(path: string): string;
 }
 
-const GENERIC_MESSAGE = 'The service did not answer as expected. Please try again in a moment.';
+export const GENERIC_MESSAGE = 'The service did not answer as expected. Please try again in a moment.';
 
-async function errorFrom(response: Response): Promise<ApiError> {
+/** The ApiError for a non-2xx answer: the API's own sentence when its body has one. */
+export async function errorFrom(response: Response): Promise<ApiError> {
   try {
     const body: unknown = await response.json();
     const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
@@ -52,6 +53,10 @@ async function errorFrom(response: Response): Promise<ApiError> {
     // Not JSON (a proxy's HTML page, say): fall through to the generic sentence.
   }
   return new ApiError(response.status, 'http_' + response.status, GENERIC_MESSAGE);
+}
+
+export function networkError(): ApiError {
+  return new ApiError(0, 'network', 'Papila could not reach its server. Check your connection and try again.');
 }
 
 export function createApiClient(baseUrl: string, fetchImpl: typeof fetch = fetch.bind(globalThis)): PapilaApi {
@@ -67,7 +72,7 @@ export function createApiClient(baseUrl: string, fetchImpl: typeof fetch = fetch
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
-      throw new ApiError(0, 'network', 'Papila could not reach its server. Check your connection and try again.');
+      throw networkError();
     }
     if (!response.ok) throw await errorFrom(response);
     const text = await response.text();

@@ -8,6 +8,8 @@ export type Route = 'screen' | 'guide' | 'about' | 'admin' | 'not_found';
  */
 export function parseHash(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/\/+$/, '') || '/';
+  // The admin pages have their own sub-paths (#/admin/screenings/<id>).
+  if (path.startsWith('/admin/')) return 'admin';
   switch (path) {
     case '/':
       return 'screen';

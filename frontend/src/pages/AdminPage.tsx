@@ -1,0 +1,206 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useApi } from '../api/ApiContext';
+import { ApiError } from '../api/client';
+import { useRuntimeConfig } from '../ConfigContext';
+import { createAdminClient } from '../admin/adminClient';
+import { bearerToken, type AdminSession } from '../admin/cognito';
+import { ExportPanel } from '../admin/ExportPanel';
+import { ScreeningDetail } from '../admin/ScreeningDetail';
+import { ScreeningList } from '../admin/ScreeningList';
+import { clearStoredSession, isExpired, loadStoredSession, storeSession } from '../admin/session';
+import { SignInForm } from '../admin/SignInForm';
+import { StatsPanel } from '../admin/StatsPanel';
+import { useI18n } from '../i18n/I18nContext';
+import type { MessageKey } from '../i18n/messages';
+
+/** `#/admin/screenings/<id>` → the id; `#/admin` → null. */
+export function adminScreeningId(hash: string): string | null {
+  const match = /^#?\/admin\/screenings\/([^/?#]+)\/?$/.exec(hash);
+  if (!match?.[1]) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return null;
+  }
+}
+
+function useAdminScreeningId(): string | null {
+  const [id, setId] = useState(() => adminScreeningId(window.location.hash));
+  useEffect(() => {
+    const onChange = () => setId(adminScreeningId(window.location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return id;
+}
+
+const defaultFetch: typeof fetch = (input, init) => globalThis.fetch(input, init);
+
+interface AdminPageProps {
+  /** For tests: the fetch used for Cognito and the admin API. */
+  fetchImpl?: typeof fetch;
+  exportPollMs?: number;
+}
+
+interface Initial {
+  session: AdminSession | null;
+  notice: MessageKey | null;
+}
+
+function initialSession(): Initial {
+  const stored = loadStoredSession();
+  if (stored && isExpired(stored)) {
+    clearStoredSession();
+    return { session: null, notice: 'admin.signIn.expired' };
+  }
+  return { session: stored, notice: null };
+}
+
+/**
+ * The administration pages: Cognito sign-in, then the screenings table (filters, paging), a
+ * screening's detail with deletion, the stats and the dataset export. 401 sends back to sign-in;
+ * 403 says the account is not an administrator.
+ */
+export function AdminPage({ fetchImpl = defaultFetch, exportPollMs }: AdminPageProps) {
+  const { t } = useI18n();
+  const config = useRuntimeConfig();
+  const publicApi = useApi();
+  const [initial] = useState(initialSession);
+  const [session, setSession] = useState<AdminSession | null>(initial.session);
+  const [signInNotice, setSignInNotice] = useState<MessageKey | null>(initial.notice);
+  const [forbidden, setForbidden] = useState(false);
+  const [deletedId, setDeletedId] = useState<string | null>(null);
+  const [reloadKey, setReloadKey] = useState(0);
+  const detailId = useAdminScreeningId();
+  const sessionRef = useRef(session);
+  sessionRef.current = session;
+  const rootRef = useRef<HTMLDivElement>(null);
+
+  const settings = useMemo(
+    () => (config.cognitoEndpoint && config.cognitoClientId ? { endpoint: config.cognitoEndpoint, clientId: config.cognitoClientId } : null),
+    [config.cognitoEndpoint, config.cognitoClientId],
+  );
+
+  const adminApi = useMemo(
+    () =>
+      createAdminClient({
+        resolve: publicApi.resolve,
+        // An expired session sends no token: the client answers 401 itself, and that means "sign in again".
+        getToken: () => {
+          const current = sessionRef.current;
+          return current && !isExpired(current) ? bearerToken(current) : null;
+        },
+        fetchImpl,
+      }),
+    [publicApi, fetchImpl],
+  );
+
+  const focusSoon = useCallback((selector: string) => {
+    // After React has drawn the next screen.
+    window.setTimeout(() => rootRef.current?.querySelector<HTMLElement>(selector)?.focus(), 0);
+  }, []);
+
+  const signOut = useCallback(
+    (notice: MessageKey | null) => {
+      clearStoredSession();
+      setSession(null);
+      setForbidden(false);
+      setDeletedId(null);
+      setSignInNotice(notice);
+      focusSoon('#admin-signin-title');
+    },
+    [focusSoon],
+  );
+
+  const onAuthError = useCallback(
+    (error: unknown): boolean => {
+      if (!(error instanceof ApiError)) return false;
+      if (error.status === 401) {
+        signOut('admin.signIn.expired');
+        return true;
+      }
+      if (error.status === 403) {
+        setForbidden(true);
+        focusSoon('#admin-forbidden-title');
+        return true;
+      }
+      return false;
+    },
+    [signOut, focusSoon],
+  );
+
+  function signedIn(next: AdminSession) {
+    storeSession(next);
+    setSession(next);
+    setSignInNotice(null);
+    setForbidden(false);
+    focusSoon(adminScreeningId(window.location.hash) ? '#admin-detail-title' : '#admin-list-title');
+  }
+
+  function deleted(id: string) {
+    setDeletedId(id);
+    setReloadKey((key) => key + 1);
+    window.location.hash = '#/admin';
+  }
+
+  // Back on the list: start from the deletion notice, else the list heading.
+  const previousDetail = useRef(detailId);
+  useEffect(() => {
+    const wasDetail = previousDetail.current;
+    previousDetail.current = detailId;
+    if (detailId) {
+      if (!wasDetail) setDeletedId(null);
+      return;
+    }
+    if (wasDetail) focusSoon(deletedId ? '[data-testid="admin-notice"]' : '#admin-list-title');
+  }, [detailId, deletedId, focusSoon]);
+
+  return (
+    <div className="admin-page" ref={rootRef} data-testid="admin-page">
+      <h1 tabIndex={-1}>{t('admin.title')}</h1>
+      {!settings ? (
+        <p className="notice" data-testid="admin-not-configured">
+          {t('admin.notConfigured')}
+        </p>
+      ) : !session ? (
+        <SignInForm settings={settings} fetchImpl={fetchImpl} notice={signInNotice} onSignedIn={signedIn} />
+      ) : (
+        <>
+          <div className="admin-bar">
+            <span data-testid="admin-signed-in">{t('admin.signedInAs', { username: session.username })}</span>
+            <button type="button" onClick={() => signOut('admin.signIn.signedOut')} data-testid="admin-sign-out">
+              {t('admin.signOut')}
+            </button>
+          </div>
+          {forbidden ? (
+            <section className="notice" role="alert" aria-labelledby="admin-forbidden-title" data-testid="admin-forbidden">
+              <h2 id="admin-forbidden-title" tabIndex={-1}>
+                {t('admin.forbidden.title')}
+              </h2>
+              <p>{t('admin.forbidden.text')}</p>
+              <button type="button" onClick={() => signOut(null)}>
+                {t('admin.forbidden.switch')}
+              </button>
+            </section>
+          ) : (
+            <>
+              {deletedId && !detailId && (
+                <p className="notice success-notice" role="status" tabIndex={-1} data-testid="admin-notice">
+                  {t('admin.deleted', { id: deletedId })}
+                </p>
+              )}
+              <div hidden={!!detailId}>
+                <ScreeningList api={adminApi} onAuthError={onAuthError} reloadKey={reloadKey} />
+                <StatsPanel api={adminApi} onAuthError={onAuthError} reloadKey={reloadKey} />
+                <ExportPanel api={adminApi} onAuthError={onAuthError} pollMs={exportPollMs} />
+              </div>
+              {detailId && (
+                <ScreeningDetail key={detailId} api={adminApi} id={detailId} onAuthError={onAuthError} onDeleted={deleted} />
+              )}
+            </>
+          )}
+        </>
+      )}
+    </div>
+  );
+}
