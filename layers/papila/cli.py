@@ -1,4 +1,4 @@
-"""The `papila` command line: train, evaluate, locate, screen."""
+"""The `papila` command line: train, evaluate, locate, screen, purge."""
 
 from __future__ import annotations
 
@@ -157,6 +157,13 @@ def cmd_screen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from papila.retention import purge_from_env
+
+    _print(purge_from_env(retention_days=args.days, dry_run=args.dry_run), args.json)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="papila", description="Papila glaucoma screening tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_screen)
+
+    p = sub.add_parser("purge", help="erase unlabelled screenings older than RETENTION_DAYS (what the daily function runs)")
+    p.add_argument("--days", type=int, help="retention in days (default: RETENTION_DAYS, else 365)")
+    p.add_argument("--dry-run", action="store_true", help="count only; erase nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_purge)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
-from papila import imaging, keys, pipeline
+from papila import export, imaging, keys, pipeline
 from papila.records import Status
 from papila.storage import ImageBucket
 from papila.store import ScreeningStore
@@ -32,6 +32,10 @@ class Worker:
             return
         receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         final_attempt = receive_count >= self.max_receive_count
+        if export.is_step_message(body):  # {"papila_export": id}: a dataset-export step, sent by the admin API
+            builder = export.builder_from_env(self.store.col.database, self.bucket)
+            export.handle_message(body, builder, final_attempt=final_attempt)
+            return
         for event in body.get("Records", []):
             if not str(event.get("eventName", "")).startswith("ObjectCreated"):
                 continue
