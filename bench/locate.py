@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from papila.locate import locate
+from PIL import Image
 
 root = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared/datasets/drishti-gs1-train")
 if not (root / "discs.json").exists():

@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
-
 from papila.imaging import square_crop
 from papila.locate import locate
 from papila.quality import check_crop, check_photo
+from PIL import Image, ImageDraw, ImageFilter
 
 root = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared/datasets")
 

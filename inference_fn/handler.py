@@ -7,9 +7,12 @@ from __future__ import annotations
 import logging
 import os
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from papila.config import Settings
 from papila.model import card as model_card
 from papila.model import runtime

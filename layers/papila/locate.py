@@ -106,6 +106,6 @@ def locate(image: Image.Image) -> LocateResult:
 
     side = disc_d * CROP_PER_DISC * scale
     centre = (float(cx + 0.5) * scale, float(cy + 0.5) * scale)
-    crop = Crop(int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2)), int(round(side)))
+    crop = Crop(round(centre[0] - side / 2), round(centre[1] - side / 2), round(side))
     del h, w, fov_frac
     return LocateResult(crop=crop, confidence=round(confidence, 3), center=centre, disc_diameter=disc_d * scale)

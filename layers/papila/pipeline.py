@@ -70,9 +70,11 @@ def screen_image(data: bytes, crop_request: dict[str, int] | None, model: Model,
         "probability_glaucoma": probability,
         "label": label,
         "threshold": threshold,
-        "referral": model_card.referral(label),
+        "referral": model_card.referral(label, prediction.cdr),
         "model_version": card["model_version"],
         "crop": {**crop.as_dict(), "source": source},
         "inference_ms": round(inference_ms, 1),
     }
+    if prediction.cdr is not None:
+        result["cdr"] = {"vertical": prediction.cdr, **card.get("cdr_error", {})}
     return Screened(result, imaging.png_bytes(seen), imaging.png_bytes(heatmap.overlay(seen, prediction.cam)))

@@ -290,5 +290,5 @@ def test_api_requirements_are_pinned():
     lines = [ln.strip() for ln in (ROOT / "api_app" / "requirements.txt").read_text().splitlines()
              if ln.strip() and not ln.startswith("#")]
     names = {re.split(r"==", ln)[0].lower() for ln in lines}
-    assert names == {"boto3", "pymongo", "pydantic", "pillow", "numpy", "chalice", "fpdf2"}
+    assert names == {"boto3", "pymongo", "pydantic", "pillow", "numpy", "chalice", "fpdf2", "pyjwt", "cryptography"}
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", ln) for ln in lines), lines

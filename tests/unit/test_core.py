@@ -6,11 +6,10 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from papila import imaging, keys, records
 from papila.model import metrics
 from papila.records import Status
+from PIL import Image
 
 
 def test_state_machine_allows_only_the_designed_moves():

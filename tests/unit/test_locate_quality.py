@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
-
 from papila import imaging
 from papila.locate import locate
 from papila.quality import check_crop, check_photo
+from PIL import Image, ImageDraw
+
 from tests.fundus import make_fundus
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
-
 from papila.cli import main as papila
 from papila.model.release import MASTER_NAME, SERVING_NAME
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[2]
 

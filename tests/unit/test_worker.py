@@ -9,14 +9,15 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from PIL import Image
-
+from botocore.exceptions import ClientError
 from papila import keys, records
 from papila.model.runtime import Prediction
 from papila.records import Status
 from papila.storage import ImageBucket
 from papila.store import ScreeningStore
 from papila.worker import ScreeningBusy, Worker
+from PIL import Image
+
 from tests.fundus import make_fundus
 
 CARD = {"model_version": "unit-test-model", "threshold": 0.5}
@@ -128,10 +129,10 @@ def test_failures_are_retried_then_marked_failed_on_the_final_attempt(store, buc
     worker = Worker(store, bucket, FixedModel(), CARD, max_receive_count=3)
     sid, key = _screening(store, bucket, b"")  # the event names an object that is not there
     for receive in (1, 2):
-        with pytest.raises(Exception):
+        with pytest.raises(ClientError):
             worker.handle_sqs_record(_sqs_record(key, receive))
         assert store.get(sid)["status"] == "queued"
-    with pytest.raises(Exception):
+    with pytest.raises(ClientError):
         worker.handle_sqs_record(_sqs_record(key, 3))
     rec = store.get(sid)
     assert rec["status"] == "failed" and rec["error"]["code"] == "processing_failed" and rec["attempt"] == 3

@@ -24,8 +24,8 @@ FEATURES_LAYER = "block5_pool"
 HEAD_LAYER = "predictions"
 
 
-def build(input_size: int = INPUT_SIZE, *, with_seg_head: bool = False, serving: bool = False) -> Any:
-    """Build the Keras model. `serving` adds the feature maps as a second output (for the heat map)."""
+def build(input_size: int = INPUT_SIZE, *, with_seg_head: bool = False) -> Any:
+    """The classifier; `with_seg_head` adds the disc/cup decoder (outputs {"cls", "seg"})."""
     import keras
     from keras import layers
 
@@ -45,9 +45,6 @@ def build(input_size: int = INPUT_SIZE, *, with_seg_head: bool = False, serving:
     pooled = layers.GlobalAveragePooling2D(name="gap")(features)
     probs = layers.Dense(2, activation="softmax", dtype="float32", name=HEAD_LAYER)(pooled)
 
-    if serving:
-        feats = layers.Activation("linear", dtype="float32", name="features")(features)
-        return keras.Model(inputs, [probs, feats], name="papila_vgg19_serving")
     if not with_seg_head:
         return keras.Model(inputs, probs, name="papila_vgg19")
 
@@ -61,12 +58,10 @@ def build(input_size: int = INPUT_SIZE, *, with_seg_head: bool = False, serving:
 
 
 def save_npz(model: Any, path: str) -> None:
-    """The master weights as float16 arrays by layer (half the size; training ran in bfloat16 anyway).
-    The auxiliary segmentation head is not kept: serving and retraining start from the encoder + head."""
+    """The master weights as float16 arrays by layer (half the size; training ran in bfloat16 anyway),
+    the disc/cup decoder included: serving uses it for the cup-to-disc ratio."""
     arrays = {}
     for layer in model.layers:
-        if layer.name.startswith("seg"):
-            continue
         for i, w in enumerate(layer.get_weights()):
             arrays[f"{layer.name}/{i}"] = w.astype("float16")
     with open(path, "wb") as fh:

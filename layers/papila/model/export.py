@@ -15,20 +15,23 @@ from papila.model import architecture
 
 
 def serving_model(master: Any) -> Any:
-    """Float32 graph: image -> (probabilities, CAMs). CAM_c = sum_k w_kc * feature_k (+ no bias)."""
+    """Float32 graph: image -> (probabilities, CAMs[, disc/cup masks]). CAM_c = sum_k w_kc * feature_k."""
     import keras
 
     keras.mixed_precision.set_global_policy("float32")
-    size = int(master.input_shape[1]) if not isinstance(master.input_shape, list) else int(master.input_shape[0][1])
-    serving = architecture.build(size, serving=True)
+    size = int(master.inputs[0].shape[1])
+    has_seg = any(layer.name == "seg" for layer in master.layers)
+    serving = architecture.build(size, with_seg_head=has_seg)
     architecture.copy_weights(master, serving)
     features = serving.get_layer(architecture.FEATURES_LAYER).output
     kernel, _bias = serving.get_layer(architecture.HEAD_LAYER).get_weights()
     cam_layer = keras.layers.Conv2D(2, 1, use_bias=False, name="cam")
     cams = cam_layer(features)
     cam_layer.set_weights([kernel.reshape(1, 1, *kernel.shape)])
-    probs = serving.get_layer(architecture.HEAD_LAYER).output
-    return keras.Model(serving.input, [probs, cams], name="papila_vgg19_serving")
+    outputs = [serving.get_layer(architecture.HEAD_LAYER).output, cams]
+    if has_seg:
+        outputs.append(serving.get_layer("seg").output)
+    return keras.Model(serving.inputs[0], outputs, name="papila_vgg19_serving")
 
 
 def to_litert(master: Any, calibration: np.ndarray, out_path: Path) -> Path:

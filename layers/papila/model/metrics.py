@@ -43,7 +43,7 @@ def summary(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[st
     scores = np.asarray(scores, dtype=np.float64)
     pred = scores >= threshold
     return {
-        "n": int(len(labels)),
+        "n": len(labels),
         "auc": roc_auc(labels, scores),
         "accuracy": float((pred == labels).mean()),
         "sensitivity": float(pred[labels].mean()) if labels.any() else float("nan"),

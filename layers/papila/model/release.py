@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 
 from papila.model import architecture, metrics
-from papila.model.data import list_samples, load_rgb
+from papila.model.data import list_samples, load_mask, load_rgb
+from papila.model.runtime import vertical_cdr
 
 SERVING_NAME = "papila_vgg19_int8.tflite"
 MASTER_NAME = "papila_vgg19_master.npz"
+DRISHTI = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "drishti-gs1-train"
 REFERENCE = {"source": "RIM-ONE DL paper, by-hospital test set, ImageNet-pretrained VGG19",
              "auc": 0.9272, "accuracy": 0.8563, "sensitivity_at_85_specificity": 0.875}
 
@@ -30,6 +32,31 @@ def _log(msg: str) -> None:
 
 def _scores(model: Any, images: np.ndarray) -> np.ndarray:
     return np.array([p.probability_glaucoma for p in model.predict(images)])
+
+
+def _cdr_mae(predicted: list[float | None], expert: list[float | None]) -> dict[str, Any]:
+    pairs = [(p, e) for p, e in zip(predicted, expert, strict=True) if p is not None and e is not None]
+    errors = np.array([abs(p - e) for p, e in pairs])
+    return {"mae": round(float(errors.mean()), 4) if len(errors) else None, "n": len(pairs),
+            "missing": len(predicted) - len(pairs)}
+
+
+def drishti_cdr(model: Any, root: Path = DRISHTI) -> dict[str, Any] | None:
+    """CDR on Drishti-GS1 photos (another hospital and camera): located crop -> model vs the experts' mean."""
+    from PIL import Image
+
+    from papila import imaging
+    from papila.locate import locate
+
+    if not (root / "discs.json").exists():
+        return None
+    predicted, expert = [], []
+    for item in json.loads((root / "discs.json").read_text()):
+        photo = Image.open(root / item["file"]).convert("RGB")
+        crop = imaging.square_crop(photo, locate(photo).crop)
+        predicted.append(model.predict(imaging.model_input(crop, model.input_size)[None])[0].cdr)
+        expert.append(float(np.mean(item["cdr_experts"])))
+    return _cdr_mae(predicted, expert)
 
 
 def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True) -> dict[str, Any]:
@@ -55,12 +82,17 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
     _log(f"wrote {out / SERVING_NAME} and {out / MASTER_NAME}")
 
     comparison: dict[str, Any] = {}
+    cdr: dict[str, Any] = {}
     if compare_folds and cv["folds"]:
         oof_float, oof_int8 = np.full(len(samples), np.nan), np.full(len(samples), np.nan)
+        oof_cdr: list[float | None] = [None] * len(samples)
         skf = StratifiedKFold(cfg["folds"], shuffle=True, random_state=cfg["seed"])
         for k, (tr, va) in enumerate(skf.split(np.zeros(len(labels)), labels)):
             best = work / f"fold{k}.best.keras"
-            oof_float[va] = _scores(KerasModel(best), images[va])
+            fold_predictions = KerasModel(best).predict(images[va])
+            oof_float[va] = [p.probability_glaucoma for p in fold_predictions]
+            for i, p in zip(va, fold_predictions, strict=True):
+                oof_cdr[i] = p.cdr
             with tempfile.TemporaryDirectory() as tmp:
                 fold_model = keras.models.load_model(best, compile=False)
                 path = export.to_litert(fold_model, images[tr][rng.permutation(len(tr))[:128]], Path(tmp) / "f.tflite")
@@ -71,6 +103,13 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
             "auc_float": metrics.roc_auc(labels, oof_float), "auc_int8": metrics.roc_auc(labels, oof_int8),
             "max_abs_probability_difference": float(np.max(np.abs(oof_float - oof_int8))),
         }
+        expert = [vertical_cdr(np.stack([load_mask(s.disc_mask, 56), load_mask(s.cup_mask, 56)], -1))
+                  if s.disc_mask else None for s in samples]
+        cdr["cv_rim_one"] = _cdr_mae(oof_cdr, expert)
+    drishti = drishti_cdr(LiteRtModel(out / SERVING_NAME))
+    if drishti:
+        cdr["drishti_gs1"] = drishti
+    _log(f"CDR error: {json.dumps(cdr)}")
 
     digest = hashlib.sha256((out / SERVING_NAME).read_bytes()).hexdigest()[:8]
     trained = datetime.now(UTC)
@@ -82,7 +121,9 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
         "threshold": cv["threshold"],
         "threshold_rule": f"lowest threshold with >= {cfg['target_specificity']:.2f} specificity on the pooled "
                           f"out-of-fold predictions of the {cfg['folds']}-fold CV (never on scored data)",
-        "metrics": {"cv": cv["cv"], "folds": cv["folds"], "int8_vs_float": comparison},
+        "metrics": {"cv": cv["cv"], "folds": cv["folds"], "int8_vs_float": comparison, "cdr": cdr},
+        "cdr_error": {"mae_vs_experts": (cdr.get("drishti_gs1") or cdr.get("cv_rim_one") or {}).get("mae"),
+                      "measured_on": "drishti_gs1" if cdr.get("drishti_gs1") else "cv_rim_one"},
         "reference": REFERENCE,
         "training_data": {"name": "RIM-ONE DL, partitioned by hospital, training set",
                           "n": cv["n"], "glaucoma": cv["n_glaucoma"], "normal": cv["n_normal"]},
@@ -162,6 +203,11 @@ This model's by-hospital test score is measured outside this repository.
 
 int8 runtime against full precision on the same folds: AUC {_fmt(q.get('auc_int8'))} vs {_fmt(q.get('auc_float'))};
 largest probability difference {_fmt(q.get('max_abs_probability_difference'))}.
+
+## Cup-to-disc ratio
+The disc/cup decoder's masks give a vertical cup-to-disc ratio with every result. Mean absolute error
+against the experts: {_fmt((card['metrics']['cdr'].get('cv_rim_one') or {}).get('mae'))} on RIM-ONE out-of-fold crops (expert masks),
+{_fmt((card['metrics']['cdr'].get('drishti_gs1') or {}).get('mae'))} on Drishti-GS1 photos (another hospital; located crop, mean of four experts).
 
 ## Operating threshold
 **{card['threshold']:.4f}**: the {card['threshold_rule']}. A probability at or above it is labelled

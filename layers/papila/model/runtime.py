@@ -20,6 +20,17 @@ from papila.model.architecture import GLAUCOMA_CLASS
 class Prediction:
     probability_glaucoma: float
     cam: np.ndarray  # H x W activation map of the glaucoma class (float32, un-normalised)
+    cdr: float | None = None  # vertical cup-to-disc ratio from the disc/cup decoder, if the model has one
+
+
+def vertical_cdr(masks: np.ndarray, min_disc_rows: int = 3) -> float | None:
+    """Vertical cup-to-disc ratio from H x W x 2 (disc, cup) probabilities: the ratio of their heights."""
+    disc_rows = np.nonzero((masks[..., 0] > 0.5).any(axis=1))[0]
+    if len(disc_rows) < min_disc_rows:
+        return None
+    cup_rows = np.nonzero(((masks[..., 1] > 0.5) & (masks[..., 0] > 0.5)).any(axis=1))[0]
+    cup_height = cup_rows[-1] - cup_rows[0] + 1 if len(cup_rows) else 0
+    return round(float(cup_height / (disc_rows[-1] - disc_rows[0] + 1)), 3)
 
 
 class LiteRtModel:
@@ -33,10 +44,12 @@ class LiteRtModel:
         self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
         outputs = self.interpreter.get_output_details()
-        # The probabilities are the 2-vector output; the other one is the CAM.
-        self._probs = next(o for o in outputs if len(o["shape"]) == 2)
-        self._cam = next(o for o in outputs if len(o["shape"]) == 4)
+        # By shape: probabilities (1 x 2), CAMs (1/32 of the input), disc/cup masks (1/4 of the input).
         self.input_size = int(self._input["shape"][1])
+        self._probs = next(o for o in outputs if len(o["shape"]) == 2)
+        maps = sorted((o for o in outputs if len(o["shape"]) == 4), key=lambda o: int(o["shape"][1]))
+        self._cam = maps[0]
+        self._seg = maps[1] if len(maps) > 1 else None
 
     def predict(self, batch: np.ndarray) -> list[Prediction]:
         results = []
@@ -45,7 +58,8 @@ class LiteRtModel:
             self.interpreter.invoke()
             probs = self.interpreter.get_tensor(self._probs["index"])[0]
             cam = self.interpreter.get_tensor(self._cam["index"])[0]
-            results.append(Prediction(float(probs[GLAUCOMA_CLASS]), cam[..., GLAUCOMA_CLASS].astype(np.float32)))
+            cdr = vertical_cdr(self.interpreter.get_tensor(self._seg["index"])[0]) if self._seg else None
+            results.append(Prediction(float(probs[GLAUCOMA_CLASS]), cam[..., GLAUCOMA_CLASS].astype(np.float32), cdr))
         return results
 
 
@@ -62,7 +76,7 @@ class KerasModel:
         self.path = Path(path)
         if self.path.suffix == ".npz":
             keras.mixed_precision.set_global_policy("float32")
-            master = architecture.build(input_size)
+            master = architecture.build(input_size, with_seg_head=True)
             architecture.load_npz(master, str(self.path))
         else:
             master = keras.models.load_model(self.path, compile=False)
@@ -70,8 +84,10 @@ class KerasModel:
         self.input_size = int(self.model.input_shape[1])
 
     def predict(self, batch: np.ndarray) -> list[Prediction]:
-        probs, cams = self.model.predict(np.asarray(batch, np.float32), verbose=0, batch_size=16)
-        return [Prediction(float(p[GLAUCOMA_CLASS]), c[..., GLAUCOMA_CLASS]) for p, c in zip(probs, cams, strict=True)]
+        probs, cams, *seg = self.model.predict(np.asarray(batch, np.float32), verbose=0, batch_size=16)
+        masks = seg[0] if seg else [None] * len(probs)
+        return [Prediction(float(p[GLAUCOMA_CLASS]), c[..., GLAUCOMA_CLASS], vertical_cdr(m) if m is not None else None)
+                for p, c, m in zip(probs, cams, masks, strict=True)]
 
 
 def load(path: str | Path) -> LiteRtModel | KerasModel:
