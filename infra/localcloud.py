@@ -1,0 +1,797 @@
+"""The local cloud: LocalStack (host mode, no Docker), SecantusDB, template.yaml deployed onto LocalStack,
+the local Lambda runner, `chalice local` and the SPA, started, watched and stopped as one.
+
+    python -m infra.localcloud up       # foreground; Ctrl-C stops everything      (make up)
+    python -m infra.localcloud down     # stops a running `up` from another shell  (make down)
+    python -m infra.localcloud env      # prints the environment of the running cloud
+
+Ports and folders come from API_PORT, SPA_PORT, MONGO_PORT, LOCALSTACK_PORT, PAPILA_STATE_DIR,
+PAPILA_RUN_DIR, so the test suite runs its own isolated cloud beside a user's `make up`.
+
+Persistence (`make up`): MongoDB data lives in .localdata/mongo (SecantusDB on disk). LocalStack's
+community S3 and SQS keep nothing, so the bucket is mirrored to .localdata/s3 (every 30 s and at stop)
+and the messages still waiting in the queue and the DLQ to .localdata/sqs (at stop). `up` restores
+them before the runner polls, with the bucket's notification paused during the restore, so restored
+uploads do not re-trigger the pipeline; restored messages start with a fresh receive count. Should a
+mirror be lost (a crash between two mirrors), `up` erases the records whose original image is gone,
+with their derived images: no record ever points at a missing image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from infra import cfn, cognito
+
+ROOT = cfn.ROOT
+VENV_PY = ROOT / ".venv" / "bin" / "python"
+LOCALSTACK_PY = ROOT / ".localstack-venv" / "bin" / "python"
+FRONTEND = ROOT / "frontend"
+REGION = "us-east-1"
+MIRROR_EVERY_S = 30
+# What each service's command line contains: pid files are trusted only for these processes.
+_SIGNATURES = {
+    "spa": "infra.spa_server",
+    "api": "chalice",
+    "runner": "infra.lambda_runner",
+    "localstack": "localstack.runtime.main",
+    "mongo": "secantusd-py",
+    "cognito": "moto_server",
+}
+
+
+def _log(message: str) -> None:
+    print(f"[localcloud] {message}", flush=True)
+
+
+@dataclass
+class Settings:
+    api_port: int = 8000
+    spa_port: int = 8080
+    mongo_port: int = 27017
+    localstack_port: int = 4566
+    cognito_port: int = cognito.DEFAULT_PORT  # moto's server, for the admin sign-in pool
+    state_dir: Path = ROOT / ".localdata"
+    run_dir: Path = ROOT / ".run"
+    stack_name: str = "papila"
+    mongo_db: str = "papila"
+    # Small, so a poison message reaches the DLQ in about 30 s (3 receives); AWS keeps 6x the timeout.
+    visibility_timeout: int = 8
+    max_receive_count: int = 3
+    persist: bool = True
+    spa: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        env = os.environ
+        values: dict[str, Any] = {
+            "api_port": int(env.get("API_PORT", 8000)),
+            "spa_port": int(env.get("SPA_PORT", 8080)),
+            "mongo_port": int(env.get("MONGO_PORT", 27017)),
+            "localstack_port": int(env.get("LOCALSTACK_PORT", 4566)),
+            "cognito_port": int(env.get("COGNITO_PORT", cognito.DEFAULT_PORT)),
+            "state_dir": Path(env.get("PAPILA_STATE_DIR", ROOT / ".localdata")),
+            "run_dir": Path(env.get("PAPILA_RUN_DIR", ROOT / ".run")),
+            "visibility_timeout": int(env.get("QUEUE_VISIBILITY_TIMEOUT", 8)),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.localstack_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def spa_url(self) -> str:
+        return f"http://127.0.0.1:{self.spa_port}"
+
+    @property
+    def mongo_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo_port}/"
+
+
+@dataclass
+class Outputs:
+    bucket: str
+    queue_url: str
+    dlq_url: str
+    queue_arn: str
+
+
+class StartError(RuntimeError):
+    pass
+
+
+@dataclass
+class LocalCloud:
+    settings: Settings = field(default_factory=Settings.from_env)
+    outputs: Outputs | None = None
+    admin_pool: cognito.AdminPool | None = None  # the admin sign-in pool on moto's server, once made
+
+    # ------------------------------------------------------------------ paths and clients
+    @property
+    def run_dir(self) -> Path:
+        return self.settings.run_dir
+
+    @property
+    def env_file(self) -> Path:
+        return self.run_dir / "env"
+
+    @property
+    def _state_marker(self) -> Path:
+        return self.run_dir / "state-restored"
+
+    def client(self, service: str) -> Any:
+        # Tooling of the local cloud itself, so the endpoint is explicit here (app code relies on
+        # AWS_ENDPOINT_URL instead).
+        return boto3.client(
+            service,
+            endpoint_url=self.settings.endpoint,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+        )
+
+    def service_env(self) -> dict[str, str]:
+        """The functions' environment: what template.yaml gives them in AWS, pointed at this cloud."""
+        s, o = self.settings, self.outputs
+        assert o is not None, "deploy first"
+        return {
+            "AWS_ENDPOINT_URL": s.endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "UPLOADS_BUCKET": o.bucket,
+            "INFERENCE_QUEUE_URL": o.queue_url,
+            "INFERENCE_DLQ_URL": o.dlq_url,
+            "MONGODB_URI": self._mongo_uri_from_secret(),
+            "MONGODB_DB": s.mongo_db,
+            "MAX_RECEIVE_COUNT": str(s.max_receive_count),
+            "MODEL_PATH": os.environ.get("MODEL_PATH") or str(ROOT / "weights" / "papila_vgg19_int8.tflite"),
+            "CORS_ALLOW_ORIGIN": s.spa_url,
+            "POWERTOOLS_SERVICE_NAME": "papila",
+            # No X-Ray daemon locally (the template turns tracing on in AWS).
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **(self.admin_pool.env() if self.admin_pool else {}),  # COGNITO_*: admin sign-in (infra/cognito.py)
+        }
+
+    def _child_env(self, extra: dict[str, str]) -> dict[str, str]:
+        # Never hand a real AWS profile or token to local services.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k == "AWS_CA_BUNDLE"}
+        env.update(extra)
+        return env
+
+    # ------------------------------------------------------------------ processes
+    def _pidfile(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> int:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.run_dir / f"{name}.log").open("ab")
+        log.write(f"\n---- {time.strftime('%Y-%m-%d %H:%M:%S')} start {name}\n".encode())
+        log.flush()
+        # Own session: Ctrl-C reaches only the supervisor, which stops the children in order.
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        self._pidfile(name).write_text(str(proc.pid))
+        self._procs[name] = proc
+        return proc.pid
+
+    def _pid(self, name: str) -> int | None:
+        """The live process a pid file names, if it is still ours (a reused pid is not)."""
+        try:
+            pid = int(self._pidfile(name).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if not _alive(pid):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return None
+        return pid if _SIGNATURES.get(name, "") in cmdline else None
+
+    def alive(self, name: str) -> bool:
+        proc = self._procs.get(name)
+        if proc is not None:
+            return proc.poll() is None
+        return self._pid(name) is not None
+
+    def _stop(self, name: str, timeout: float = 15) -> None:
+        started = time.monotonic()
+        pid = self._pid(name)
+        proc = self._procs.pop(name, None)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)  # the child's own process group (start_new_session)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if proc is not None and proc.poll() is not None:
+                    break
+                if proc is None and not _alive(pid):
+                    break
+                time.sleep(0.1)
+            else:
+                _log(f"{name} did not stop in {timeout:.0f} s; killing it")
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+            if proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+            _log(f"stopped {name} in {time.monotonic() - started:.1f} s")
+        self._pidfile(name).unlink(missing_ok=True)
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        try:
+            text = (self.run_dir / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __post_init__(self) -> None:
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> Outputs:
+        s = self.settings
+        t0 = time.monotonic()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        owner = self.run_dir / "owner.pid"
+        other = int(owner.read_text() or 0) if owner.exists() else 0
+        if other and other != os.getpid() and _alive(other):
+            raise StartError(f"another local cloud runs from {self.run_dir} (process {other}); stop it first")
+        owner.write_text(str(os.getpid()))
+        self._state_marker.unlink(missing_ok=True)  # left by a killed run
+        for name in _SIGNATURES:  # services a killed run left behind in this run folder
+            if self._pid(name) is not None:
+                _log(f"stopping {name} left running by an earlier run")
+                self._stop(name)
+        ports = {"API_PORT": s.api_port, "MONGO_PORT": s.mongo_port, "LOCALSTACK_PORT": s.localstack_port,
+                 "COGNITO_PORT": s.cognito_port}
+        if s.spa and (FRONTEND / "package.json").exists():
+            ports["SPA_PORT"] = s.spa_port
+        for var, port in ports.items():
+            if _port_busy(port):
+                raise StartError(f"port {port} is in use (is `make up` already running? set {var} to move it)")
+        try:
+            self._start_localstack()
+            self._start_mongo()
+            cognito.spawn_local(self)
+            self._wait_localstack()
+            self._wait_mongo()
+            t_deploy = time.monotonic()
+            self.deploy()
+            _log(f"template.yaml deployed onto LocalStack in {time.monotonic() - t_deploy:.1f} s")
+            if s.persist:
+                self.restore()
+                # From here on the bucket is the truth and may be mirrored over .localdata/s3.
+                self._state_marker.write_text("restored")
+            self.admin_pool = cognito.ensure_local(self)
+            self._write_env_file()
+            self._start_runner()
+            self._start_api()
+            self._wait_api()
+            self._wait_runner()
+            if s.spa:
+                self.start_spa()
+        except BaseException:
+            self.stop(save=False)
+            raise
+        _log(f"local cloud up in {time.monotonic() - t0:.1f} s")
+        return self.outputs  # type: ignore[return-value]
+
+    def _start_localstack(self) -> None:
+        s = self.settings
+        if not LOCALSTACK_PY.exists():
+            raise StartError("LocalStack's venv is missing: run `make install`")
+        listen = f"127.0.0.1:{s.localstack_port}"
+        env = self._child_env({
+            "GATEWAY_LISTEN": listen,
+            "LOCALSTACK_HOST": listen,
+            "SQS_ENDPOINT_STRATEGY": "path",
+            "DNS_ADDRESS": "0",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "DISABLE_EVENTS": "1",
+            # Its own scratch per instance, so a test cloud never touches a user's.
+            "FILESYSTEM_ROOT": str(self.run_dir / "localstack-fs"),
+        })
+        shutil.rmtree(self.run_dir / "localstack-fs", ignore_errors=True)
+        self._spawn("localstack", [str(LOCALSTACK_PY), "-m", "localstack.runtime.main"], env)
+
+    def _start_mongo(self) -> None:
+        s = self.settings
+        data = s.state_dir / "mongo"
+        data.mkdir(parents=True, exist_ok=True)
+        argv = [str(ROOT / ".venv" / "bin" / "secantusd-py"), "--host", "127.0.0.1", "--port", str(s.mongo_port),
+                "--storage-path", str(data), "--cache-size", "256M", "--log-level", "WARNING"]
+        self._spawn("mongo", argv, self._child_env({}))
+
+    def _wait_localstack(self, timeout: float = 90) -> None:
+        url = f"{self.settings.endpoint}/_localstack/health"
+        needed = ("s3", "sqs", "cloudformation", "secretsmanager")
+
+        def ready() -> bool:
+            services = json.loads(_http_get(url)[1]).get("services", {})
+            return all(services.get(n) in ("available", "running") for n in needed)
+
+        self._wait("localstack", ready, timeout)
+
+    def _wait_mongo(self, timeout: float = 60) -> None:
+        import pymongo
+
+        def ready() -> bool:
+            with pymongo.MongoClient(self.settings.mongo_uri, serverSelectionTimeoutMS=1000) as client:
+                client.admin.command("ping")
+            return True
+
+        self._wait("mongo", ready, timeout)
+
+    def _wait_api(self, timeout: float = 90) -> None:
+        self._wait("api", lambda: _http_get(f"{self.settings.api_url}/api/health")[0] == 200, timeout)
+
+    def _wait_runner(self, timeout: float = 120) -> None:
+        self._wait("runner", lambda: (self.run_dir / "runner.ready").exists(), timeout)
+
+    def _wait(self, name: str, check: Any, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if not self.alive(name):
+                raise StartError(f"{name} exited while starting; {self.run_dir / (name + '.log')}:\n{self.log_tail(name)}")
+            try:
+                if check():
+                    return
+            except Exception as exc:  # noqa: BLE001 - not up yet: connection refused, 503 ...
+                last = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.25)
+        raise StartError(f"{name} not ready in {timeout:.0f} s ({last}); {self.run_dir / (name + '.log')}:\n"
+                         f"{self.log_tail(name)}")
+
+    # ------------------------------------------------------------------ deploy
+    def deploy(self) -> Outputs:
+        """Deploy template.yaml (functions off) onto LocalStack: Secrets Manager first, then the stack."""
+        s = self.settings
+        secrets = self.client("secretsmanager")
+        secret_name = _param_default("MongoDbUriSecretName")
+        try:
+            secrets.create_secret(Name=secret_name, SecretString=s.mongo_uri)
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=secret_name, SecretString=s.mongo_uri)
+
+        s3 = self.client("s3")
+        artifacts = f"{s.stack_name}-artifacts"
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=artifacts)
+        body = json.dumps(cfn.package(cfn.load_template(), s3, artifacts))
+        params = {
+            "DeployFunctions": "false",
+            "SpaOrigin": s.spa_url,
+            "QueueVisibilityTimeout": str(s.visibility_timeout),
+            "MaxReceiveCount": str(s.max_receive_count),
+            "MongoDbName": s.mongo_db,
+        }
+        kwargs = {
+            "StackName": s.stack_name,
+            "TemplateBody": body,
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+            "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        }
+        cf = self.client("cloudformation")
+        try:
+            cf.describe_stacks(StackName=s.stack_name)
+            exists = True
+        except cf.exceptions.ClientError:
+            exists = False
+        try:
+            if exists:
+                cf.update_stack(**kwargs)
+            else:
+                cf.create_stack(**kwargs)
+        except cf.exceptions.ClientError as exc:
+            if "No updates are to be performed" not in str(exc):
+                raise
+        stack = _wait_stack(cf, s.stack_name)
+        out = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        self.outputs = Outputs(
+            bucket=out["UploadsBucketName"],
+            queue_url=out["InferenceQueueUrl"],
+            dlq_url=out["InferenceDeadLetterQueueUrl"],
+            queue_arn=out["InferenceQueueArn"],
+        )
+        return self.outputs
+
+    def _mongo_uri_from_secret(self) -> str:
+        # Read back as the function's {{resolve:secretsmanager:...}} reference would.
+        if not hasattr(self, "_mongo_uri"):
+            secret = self.client("secretsmanager").get_secret_value(SecretId=_param_default("MongoDbUriSecretName"))
+            self._mongo_uri = secret["SecretString"]
+        return self._mongo_uri
+
+    def _write_env_file(self) -> None:
+        env = self.service_env()
+        env.update({"API_URL": self.settings.api_url, "SPA_URL": self.settings.spa_url})
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+
+    # ------------------------------------------------------------------ services
+    def _start_runner(self) -> None:
+        (self.run_dir / "runner.ready").unlink(missing_ok=True)
+        argv = [str(VENV_PY), "-m", "infra.lambda_runner", "--ready-file", str(self.run_dir / "runner.ready")]
+        self._spawn("runner", argv, self._child_env(self.service_env()))
+
+    def _start_api(self) -> None:
+        chalice = ROOT / ".venv" / "bin" / "chalice"
+        if not (ROOT / "api_app" / "app.py").exists():
+            raise StartError("api_app/app.py is missing")
+        # --no-autoreload: the reloader orphans a child that outlives a stop.
+        argv = [str(chalice), "local", "--no-autoreload", "--host", "127.0.0.1", "--port", str(self.settings.api_port)]
+        self._spawn("api", argv, self._child_env(self.service_env()), cwd=ROOT / "api_app")
+
+    def start_spa(self) -> str | None:
+        """Build the SPA when its sources are newer than frontend/dist, and serve it (with /config.json)."""
+        if self.alive("spa"):
+            return self.settings.spa_url
+        if not (FRONTEND / "package.json").exists():
+            return None
+        dist = FRONTEND / "dist"
+        if _spa_stale(dist):
+            build_log = self.run_dir / "spa-build.log"
+            _log(f"building the SPA (npm run build; log {build_log})")
+            with build_log.open("ab") as log:
+                if not (FRONTEND / "node_modules").exists():
+                    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FRONTEND, stdout=log,
+                                   stderr=subprocess.STDOUT, check=True)
+                result = subprocess.run(["npm", "run", "build"], cwd=FRONTEND, stdout=log, stderr=subprocess.STDOUT,
+                                        check=False)
+            if result.returncode != 0 or not (dist / "index.html").exists():
+                raise StartError(f"the SPA build failed; see {build_log}")
+        argv = [str(VENV_PY), "-m", "infra.spa_server", "--port", str(self.settings.spa_port), "--dir", str(dist),
+                "--api-base-url", self.settings.api_url]
+        if self.admin_pool is not None:  # the admin panel signs in against the pool on moto's server
+            argv += ["--cognito-endpoint", self.admin_pool.endpoint + "/", "--cognito-client-id",
+                     self.admin_pool.client_id]
+        self._spawn("spa", argv, self._child_env({}))
+        self._wait("spa", lambda: _http_get(self.settings.spa_url + "/")[0] == 200, 30)
+        return self.settings.spa_url
+
+    # ------------------------------------------------------------------ stop
+    def stop(self, save: bool = True) -> None:
+        """Stop in dependency order: front doors first, then the runner, then state is mirrored, then
+        the stores."""
+        owner = self.run_dir / "owner.pid"
+        other = int(owner.read_text() or 0) if owner.exists() else 0
+        if other and other != os.getpid() and _alive(other):
+            _log(f"not stopping: the local cloud in {self.run_dir} belongs to process {other}")
+            return
+        self._stop("spa", 5)
+        self._stop("api", 10)
+        self._stop("runner", 60)  # finishes the batch in hand
+        self._stop("cognito", 5)
+        # Mirror only a bucket that was fully restored: a half-restored one would erase the mirror.
+        if save and self.settings.persist and self._state_marker.exists() and self.alive("localstack"):
+            try:
+                self._load_outputs()
+                self.mirror_s3()
+                self.save_queues()
+            except Exception as exc:  # noqa: BLE001 - never leave services running because a mirror failed
+                _log(f"could not mirror S3/SQS state: {type(exc).__name__}: {exc}")
+        self._stop("localstack", 20)
+        self._stop("mongo", 20)
+        (self.run_dir / "runner.ready").unlink(missing_ok=True)
+        self._state_marker.unlink(missing_ok=True)
+        (self.run_dir / "owner.pid").unlink(missing_ok=True)
+
+    def _load_outputs(self) -> None:
+        if self.outputs is not None:
+            return
+        env = dict(line.split("=", 1) for line in self.env_file.read_text().splitlines() if "=" in line)
+        arn = self.client("sqs").get_queue_attributes(QueueUrl=env["INFERENCE_QUEUE_URL"], AttributeNames=["QueueArn"])
+        self.outputs = Outputs(env["UPLOADS_BUCKET"], env["INFERENCE_QUEUE_URL"], env["INFERENCE_DLQ_URL"],
+                               arn["Attributes"]["QueueArn"])
+
+    # ------------------------------------------------------------------ persistence
+    @property
+    def _s3_dir(self) -> Path:
+        return self.settings.state_dir / "s3"
+
+    def mirror_s3(self) -> int:
+        """Make .localdata/s3 equal to the bucket (incremental by ETag; erased objects are erased here too)."""
+        assert self.outputs is not None
+        s3 = self.client("s3")
+        objects_dir = self._s3_dir / "objects"
+        manifest_path = self._s3_dir / "manifest.json"
+        old: dict[str, dict[str, Any]] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        new: dict[str, dict[str, Any]] = {}
+        fetched = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.outputs.bucket):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                path = _safe_path(objects_dir, key)
+                if path is None:
+                    continue
+                if old.get(key, {}).get("etag") == obj["ETag"] and path.exists():
+                    new[key] = old[key]
+                    continue
+                got = s3.get_object(Bucket=self.outputs.bucket, Key=key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(path.name + ".part")
+                tmp.write_bytes(got["Body"].read())
+                tmp.replace(path)
+                new[key] = {"etag": obj["ETag"], "content_type": got.get("ContentType", "binary/octet-stream")}
+                fetched += 1
+        for key in set(old) - set(new):
+            path = _safe_path(objects_dir, key)
+            if path is not None:
+                path.unlink(missing_ok=True)
+        self._s3_dir.mkdir(parents=True, exist_ok=True)
+        tmp = manifest_path.with_suffix(".part")
+        tmp.write_text(json.dumps(new, indent=0))
+        tmp.replace(manifest_path)
+        return fetched
+
+    def save_queues(self) -> None:
+        """Save the messages still waiting (the runner is stopped), so `up` can send them again."""
+        assert self.outputs is not None
+        sqs = self.client("sqs")
+        out = self.settings.state_dir / "sqs"
+        out.mkdir(parents=True, exist_ok=True)
+        for name, url in (("queue", self.outputs.queue_url), ("dlq", self.outputs.dlq_url)):
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+            in_flight = int(attrs["Attributes"].get("ApproximateNumberOfMessagesNotVisible", 0))
+            # Failed attempts are invisible until their visibility timeout ends: wait for them once.
+            deadline = time.monotonic() + (self.settings.visibility_timeout + 1 if in_flight else 0)
+            saved: list[dict[str, Any]] = []
+            while True:
+                wait = 1 if time.monotonic() < deadline else 0
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                          VisibilityTimeout=600, MessageAttributeNames=["All"])
+                messages = got.get("Messages", [])
+                saved += [{"body": m["Body"], "attributes": m.get("MessageAttributes", {})} for m in messages]
+                if not messages and time.monotonic() >= deadline:
+                    break
+            (out / f"{name}.json").write_text(json.dumps(saved))
+            if saved:
+                _log(f"saved {len(saved)} waiting message(s) of the {name}")
+
+    def restore(self) -> None:
+        """Put the mirrored objects back (notification paused), erase records whose original is gone,
+        and send the saved messages again. Runs before the runner and the API start."""
+        assert self.outputs is not None
+        s3 = self.client("s3")
+        bucket = self.outputs.bucket
+        manifest_path = self._s3_dir / "manifest.json"
+        manifest: dict[str, dict[str, Any]] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        restored: set[str] = set()
+        if manifest:
+            config = s3.get_bucket_notification_configuration(Bucket=bucket)
+            config.pop("ResponseMetadata", None)
+            s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+            try:
+                for key, meta in manifest.items():
+                    path = _safe_path(self._s3_dir / "objects", key)
+                    if path is None or not path.exists():
+                        continue
+                    s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=meta["content_type"])
+                    restored.add(key)
+            finally:
+                s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+            self.mirror_s3()  # the manifest now carries LocalStack's new ETags
+            _log(f"restored {len(restored)} object(s) into s3://{bucket}")
+        self._erase_orphans(restored)
+        sqs = self.client("sqs")
+        for name, url in (("queue", self.outputs.queue_url), ("dlq", self.outputs.dlq_url)):
+            path = self.settings.state_dir / "sqs" / f"{name}.json"
+            saved = json.loads(path.read_text()) if path.exists() else []
+            for i in range(0, len(saved), 10):
+                entries = [{"Id": str(n), "MessageBody": m["body"], **({"MessageAttributes": m["attributes"]}
+                            if m["attributes"] else {})} for n, m in enumerate(saved[i:i + 10])]
+                sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            path.unlink(missing_ok=True)
+            if saved:
+                _log(f"re-sent {len(saved)} saved message(s) to the {name}")
+
+    def _erase_orphans(self, keys: set[str]) -> None:
+        import pymongo
+        from papila.keys import screening_prefixes
+
+        with pymongo.MongoClient(self.settings.mongo_uri, serverSelectionTimeoutMS=3000) as client:
+            col = client[self.settings.mongo_db]["screenings"]
+            orphans = [doc["_id"] for doc in col.find({"status": {"$ne": "awaiting_upload"}}, {"original_key": 1})
+                       if doc.get("original_key") not in keys]
+            if not orphans:
+                return
+            s3 = self.client("s3")
+            for screening_id in orphans:
+                for prefix in screening_prefixes(screening_id):
+                    listed = s3.list_objects_v2(Bucket=self.outputs.bucket, Prefix=prefix).get("Contents", [])  # type: ignore[union-attr]
+                    for obj in listed:
+                        s3.delete_object(Bucket=self.outputs.bucket, Key=obj["Key"])  # type: ignore[union-attr]
+                col.delete_one({"_id": screening_id})
+            _log(f"erased {len(orphans)} record(s) whose original image was lost (no S3 mirror of it: "
+                 "was the last `make up` killed?)")
+
+
+# ---------------------------------------------------------------------- helpers
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (exited, not yet reaped) counts as gone.
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _wait_stack(cf: Any, name: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if not status.endswith("IN_PROGRESS"):
+            if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+                events = cf.describe_stack_events(StackName=name)["StackEvents"]
+                reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events
+                           if e.get("ResourceStatusReason")][:5]
+                raise StartError(f"stack {name} ended {status}: {stack.get('StackStatusReason')} {reasons}")
+            return stack
+        time.sleep(0.25)
+    raise StartError(f"stack {name} not deployed in {timeout:.0f} s")
+
+
+def _param_default(name: str) -> str:
+    return str(cfn.load_template()["Parameters"][name]["Default"])
+
+
+def _safe_path(base: Path, key: str) -> Path | None:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return None
+    return base.joinpath(*parts)
+
+
+def _spa_stale(dist: Path) -> bool:
+    index = dist / "index.html"
+    if not index.exists():
+        return True
+    built = index.stat().st_mtime
+    sources = [FRONTEND / n for n in ("index.html", "package.json", "package-lock.json", "vite.config.ts")]
+    sources += list(FRONTEND.glob("tsconfig*.json"))
+    for folder in ("src", "public"):
+        sources += [p for p in (FRONTEND / folder).rglob("*") if p.is_file()]
+    return any(p.exists() and p.stat().st_mtime > built for p in sources)
+
+
+# ---------------------------------------------------------------------- command line
+def _up(cloud: LocalCloud) -> int:
+    s = cloud.settings
+    supervisor = s.run_dir / "supervisor.pid"
+    s.run_dir.mkdir(parents=True, exist_ok=True)
+    if supervisor.exists() and _alive(int(supervisor.read_text() or 0)):
+        _log("already running (`make down` stops it)")
+        return 1
+    stopping = False
+    started = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        if stopping or not started:  # while starting, or a second Ctrl-C: no more waiting
+            raise KeyboardInterrupt
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    supervisor.write_text(str(os.getpid()))
+    rc = 0
+    try:
+        cloud.start()
+        started = True
+        print(f"\n  SPA  {s.spa_url}\n  API  {s.api_url}   (health: {s.api_url}/api/health)\n"
+              f"  AWS  {s.endpoint}   (LocalStack)    MongoDB {s.mongo_uri}\n"
+              f"  env  {cloud.env_file}   logs {s.run_dir}/*.log\n", flush=True)
+        if cloud.admin_pool is not None:
+            print(cognito.sign_in_help(cloud.admin_pool, cognito.password_source(s.state_dir)) + "\n", flush=True)
+        print("  Ctrl-C (or `make down`) stops everything.\n", flush=True)
+        last_mirror = time.monotonic()
+        while not stopping:
+            time.sleep(0.5)
+            dead = [n for n in ("localstack", "mongo", "cognito", "runner", "api", "spa") if n in cloud._procs and not cloud.alive(n)]
+            if dead:
+                for name in dead:
+                    _log(f"{name} exited unexpectedly; last lines of {s.run_dir / (name + '.log')}:\n{cloud.log_tail(name)}")
+                rc = 1
+                break
+            if s.persist and time.monotonic() - last_mirror > MIRROR_EVERY_S and cloud._state_marker.exists():
+                with contextlib.suppress(Exception):
+                    cloud.mirror_s3()
+                last_mirror = time.monotonic()
+    except StartError as exc:
+        _log(str(exc))
+        rc = 1
+    except KeyboardInterrupt:
+        rc = 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the orderly stop must not be cut short
+        _log("stopping ...")
+        cloud.stop()
+        supervisor.unlink(missing_ok=True)
+        _log("stopped")
+    return rc
+
+
+def _down(cloud: LocalCloud) -> int:
+    supervisor = cloud.run_dir / "supervisor.pid"
+    pid = int(supervisor.read_text() or 0) if supervisor.exists() else 0
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 120
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return 0 if not _alive(pid) else 1
+    # No supervisor (it was killed): stop whatever its pid files still name.
+    cloud.stop()
+    supervisor.unlink(missing_ok=True)
+    _log("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.localcloud", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["up", "down", "env"])
+    args = parser.parse_args(argv)
+    cloud = LocalCloud(Settings.from_env())
+    if args.command == "up":
+        return _up(cloud)
+    if args.command == "down":
+        return _down(cloud)
+    if cloud.env_file.exists():
+        sys.stdout.write(cloud.env_file.read_text())
+        return 0
+    _log("not running")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Talking to the running local cloud the way clients do: the HTTP API, the presigned S3 POST, polling,
+and S3 event messages as S3 itself sends them (used by the integration tests and bench/e2e.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+TERMINAL = {"done", "rejected", "failed"}
+
+
+class ApiClient:
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+        self.http = requests.Session()
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    def create(self, *, filename: str, content_type: str, data: bytes | None = None, inline: bool = False,
+               crop: dict[str, int] | None = None, **extra: Any) -> requests.Response:
+        body: dict[str, Any] = {"filename": filename, "content_type": content_type, "consent": True, **extra}
+        if data is not None:
+            body["size"] = len(data)
+            if inline:
+                body["image_base64"] = base64.b64encode(data).decode()
+        if crop is not None:
+            body["crop"] = crop
+        return self.http.post(self.url("/api/screenings"), json=body, timeout=30)
+
+    def upload(self, upload: dict[str, Any], data: bytes, filename: str, content_type: str) -> requests.Response:
+        """The browser's multipart POST to the presigned S3 form (fields first, the file last)."""
+        return requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data, content_type)},
+                             timeout=30)
+
+    def get(self, screening_id: str) -> dict[str, Any]:
+        r = self.http.get(self.url(f"/api/screenings/{screening_id}"), timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def wait(self, screening_id: str, statuses: set[str] = TERMINAL, timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        record = self.get(screening_id)
+        while record["status"] not in statuses:
+            assert time.monotonic() < deadline, f"still {record['status']} after {timeout} s: {record}"
+            time.sleep(0.2)
+            record = self.get(screening_id)
+        return record
+
+    def screen_presigned(self, data: bytes, filename: str = "eye.jpg", content_type: str = "image/jpeg",
+                         **extra: Any) -> dict[str, Any]:
+        r = self.create(filename=filename, content_type=content_type, data=data, **extra)
+        assert r.status_code == 201, r.text
+        created = r.json()
+        up = self.upload(created["upload"], data, filename, content_type)
+        assert up.status_code in (200, 201, 204), up.text
+        return self.wait(created["id"])
+
+
+
+def s3_event(bucket: str, key: str, size: int = 1024) -> str:
+    """The body S3 sends to the queue for one ObjectCreated:Post (keys URL-encoded, as AWS does)."""
+    from urllib.parse import quote_plus
+
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": now,
+        "eventName": "ObjectCreated:Post",
+        "userIdentity": {"principalId": "AWS:EXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16], "x-amz-id-2": "example"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "integration-test",
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": uuid.uuid4().hex,
+                       "sequencer": uuid.uuid4().hex[:18].upper()},
+        },
+    }]})
+
+
+def wait_queue_drained(sqs: Any, queue_url: str, timeout: float = 60) -> None:
+    """Until no message waits or is in flight (checked twice: the counts are approximate)."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2:
+        assert time.monotonic() < deadline, "the inference queue did not drain"
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        busy = int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        quiet = quiet + 1 if busy == 0 else 0
+        time.sleep(0.5)

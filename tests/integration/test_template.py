@@ -1,0 +1,140 @@
+"""template.yaml: lint-clean, the invariants the pipeline relies on, and in step with the Chalice app's
+routes and with what the local Lambda runner reads. No cloud needed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import cfn
+from infra.lambda_runner import function_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return cfn.load_template()
+
+
+def _default(template: dict[str, Any], value: Any) -> Any:
+    if isinstance(value, dict) and "Ref" in value:
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    # Errors, warnings and informational findings alike: the template stays clean.
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--include-checks", "I", "--", str(ROOT / "template.yaml")],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_queue_visibility_is_six_times_the_function_timeout(template: dict[str, Any]) -> None:
+    queue = template["Resources"]["InferenceQueue"]["Properties"]
+    fn = template["Resources"]["InferenceFunction"]["Properties"]
+    assert int(_default(template, queue["VisibilityTimeout"])) >= 6 * int(_default(template, fn["Timeout"]))
+    assert int(_default(template, queue["RedrivePolicy"]["maxReceiveCount"])) == 3
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["InferenceDeadLetterQueue", "Arn"]}
+
+
+def test_bucket_is_private_encrypted_and_notifies_the_queue_for_uploads_only(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["UploadsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    [notification] = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Queue"] == {"Fn::GetAtt": ["InferenceQueue", "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
+    [cors] = bucket["CorsConfiguration"]["CorsRules"]
+    assert "POST" in cors["AllowedMethods"] and cors["AllowedOrigins"] == [{"Ref": "SpaOrigin"}]
+
+
+def test_queue_policy_admits_only_this_bucket(template: dict[str, Any]) -> None:
+    [statement] = template["Resources"]["InferenceQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert "aws:SourceArn" in statement["Condition"]["ArnLike"]
+    assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
+
+
+def test_functions_are_switched_off_by_one_condition(template: dict[str, Any]) -> None:
+    """DeployFunctions=false leaves exactly the infrastructure LocalStack runs: bucket, queues, policy."""
+    resources = template["Resources"]
+    always = {name for name, r in resources.items() if r.get("Condition") != "WithFunctions"}
+    assert always == {"UploadsBucket", "InferenceQueue", "InferenceDeadLetterQueue", "InferenceQueuePolicy"}
+    assert {"InferenceFunction", "ApiFunction", "PapilaLayer", "PapilaApi"} <= set(resources) - always
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert "{{resolve:secretsmanager:" in env["MONGODB_URI"]["Fn::Sub"]
+
+
+def test_the_runner_reads_the_sqs_event_as_lambda_would(template: dict[str, Any]) -> None:
+    spec = function_spec(template, "InferenceFunction")
+    event = template["Resources"]["InferenceFunction"]["Properties"]["Events"]["Uploads"]["Properties"]
+    assert spec.batch_size == event["BatchSize"]
+    assert spec.batching_window_s == event["MaximumBatchingWindowInSeconds"]
+    assert spec.report_batch_item_failures
+    assert spec.timeout_s == int(_default(template, template["Resources"]["InferenceFunction"]["Properties"]["Timeout"]))
+    # The handler the image runs (Dockerfile CMD) is the one the runner imports.
+    assert (spec.code_dir / (spec.handler.rpartition(".")[0] + ".py")).exists(), spec
+
+
+def test_every_chalice_route_has_an_api_gateway_resource(template: dict[str, Any]) -> None:
+    """Chalice dispatches on API Gateway's resource path, so each route needs its own resource."""
+    spec = importlib.util.spec_from_file_location("papila_api_app_routes", ROOT / "api_app" / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    chalice_paths = set(module.app.routes)
+    events = template["Resources"]["ApiFunction"]["Properties"]["Events"].values()
+    template_paths = {e["Properties"]["Path"] for e in events if e["Type"] == "Api"}
+    assert chalice_paths == template_paths, (
+        f"missing in template.yaml: {sorted(chalice_paths - template_paths)}; "
+        f"not in the app: {sorted(template_paths - chalice_paths)}"
+    )
+
+
+TRANSLATE = """
+import json, sys
+from samtranslator.translator.transform import transform
+
+class NoManagedPolicies:
+    def load(self):
+        return {}
+
+out = transform(json.load(sys.stdin), json.loads(sys.argv[1]), NoManagedPolicies())
+print(json.dumps(sorted(r["Type"] for r in out["Resources"].values())))
+"""
+
+
+def test_the_sam_transform_compiles_the_functions(template: dict[str, Any]) -> None:
+    """The SAM translator (as CloudFormation runs it; from LocalStack's venv, which carries it) expands
+    the functions, layer, API and event source mapping, as a `sam deploy` with packaged code would."""
+    python = ROOT / ".localstack-venv" / "bin" / "python"
+    if not python.exists():
+        pytest.skip("LocalStack's venv is missing (make install)")
+    packaged = json.loads(json.dumps(template))
+    for resource in packaged["Resources"].values():
+        props = resource.get("Properties", {})
+        for field in ("CodeUri", "ContentUri"):
+            if field in props:
+                props[field] = f"s3://papila-artifacts/{field}.zip"
+    params = {"DeployFunctions": "true", "InferenceImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/papila:1"}
+    result = subprocess.run([str(python), "-c", TRANSLATE, json.dumps(params)], input=json.dumps(packaged),
+                            capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    types = json.loads(result.stdout)
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    assert types.count("AWS::Lambda::Function") == len(functions) >= 2
+    assert {"AWS::Lambda::EventSourceMapping", "AWS::Lambda::LayerVersion", "AWS::ApiGateway::RestApi"} <= set(types)
