@@ -166,3 +166,18 @@ def cloud_s3(cloud: Cloud) -> Any:
 @pytest.fixture(scope="session")
 def cloud_sqs(cloud: Cloud) -> Any:
     return cloud.client("sqs")
+
+
+@pytest.fixture(scope="session")
+def admin_credentials(cloud: Cloud) -> dict[str, str]:
+    """The admin user that the local cloud creates in its Cognito pool (moto's server)."""
+    pool = cloud.handle.admin_pool
+    assert pool is not None, "the local cloud made no admin pool"
+    return {"username": pool.username, "password": pool.password}
+
+
+@pytest.fixture(scope="session")
+def cognito_endpoint(cloud: Cloud) -> str:
+    pool = cloud.handle.admin_pool
+    assert pool is not None, "the local cloud made no admin pool"
+    return pool.endpoint

@@ -15,10 +15,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright import sync_api  # installed by requirements.txt: fail loudly if it is missing
 
 pytestmark = pytest.mark.e2e
 
-sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
 CHROMIUM = os.environ.get("PAPILA_CHROMIUM", "/usr/bin/chromium")
