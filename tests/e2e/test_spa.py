@@ -15,7 +15,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright import sync_api  # installed by requirements.txt: fail loudly if it is missing
+from playwright import (
+    sync_api,  # installed by requirements.txt: fail loudly if it is missing
+)
 
 pytestmark = pytest.mark.e2e
 
