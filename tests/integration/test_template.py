@@ -57,7 +57,22 @@ def test_bucket_is_private_encrypted_and_notifies_the_queue_for_uploads_only(tem
     assert notification["Queue"] == {"Fn::GetAtt": ["InferenceQueue", "Arn"]}
     assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
     [cors] = bucket["CorsConfiguration"]["CorsRules"]
-    assert "POST" in cors["AllowedMethods"] and cors["AllowedOrigins"] == [{"Ref": "SpaOrigin"}]
+    assert "POST" in cors["AllowedMethods"]
+    # The SPA's origin only: the parameter, or the stack's own CloudFront distribution when it is empty.
+    [origin] = cors["AllowedOrigins"]
+    assert origin["Fn::If"][0] == "SpaOnCloudFront" and origin["Fn::If"][2] == {"Ref": "SpaOrigin"}
+
+
+def test_spa_is_served_from_a_private_bucket_through_cloudfront_only(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    assert all(resources["SpaBucket"]["Properties"]["PublicAccessBlockConfiguration"].values())
+    [statement] = resources["SpaBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"} and statement["Action"] == "s3:GetObject"
+    assert "AWS:SourceArn" in statement["Condition"]["StringEquals"]
+    origin = resources["SpaDistribution"]["Properties"]["DistributionConfig"]["Origins"][0]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["SpaOriginAccessControl", "Id"]}
+    api_env = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert api_env["CORS_ALLOW_ORIGIN"]["Fn::If"][0] == "SpaOnCloudFront"
 
 
 def test_queue_policy_admits_only_this_bucket(template: dict[str, Any]) -> None:
