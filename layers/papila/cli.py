@@ -26,7 +26,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, folds=args.folds, size=args.size,
                       batch=args.batch, seed=args.seed, init=args.init)
     train(cfg)
-    card = release(args.out, args.data, compare_folds=args.folds > 1)
+    card = release(args.out, args.data, compare_folds=args.folds > 1, seg_epochs=args.seg_epochs)
     _print({"model_version": card["model_version"], "cv_auc": card["metrics"]["cv"].get("auc"),
             "threshold": card["threshold"], "out": args.out}, True)
     return 0
@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seed", type=int, default=20201)
+    p.add_argument("--seg-epochs", type=int, default=40, help="epochs of the disc/cup U-Net (needs masks)")
     p.add_argument("--init", help="start from these master weights (.npz), e.g. weights/papila_vgg19_master.npz")
     p.set_defaults(func=cmd_train)
 

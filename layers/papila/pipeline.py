@@ -75,6 +75,8 @@ def screen_image(data: bytes, crop_request: dict[str, int] | None, model: Model,
         "crop": {**crop.as_dict(), "source": source},
         "inference_ms": round(inference_ms, 1),
     }
+    if prediction.probability_network is not None:
+        result["probability_network"] = round(float(prediction.probability_network), 4)
     if prediction.cdr is not None:
         result["cdr"] = {"vertical": prediction.cdr, **card.get("cdr_error", {})}
     return Screened(result, imaging.png_bytes(seen), imaging.png_bytes(heatmap.overlay(seen, prediction.cam)))

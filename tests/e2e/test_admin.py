@@ -169,6 +169,12 @@ def test_sign_in_filter_open_and_delete(
     assert listed.value.status == 200, listed.value.text()
     row = page.locator(f'[data-testid="admin-row"][data-screening-id="{screening_id}"]')
     expect(row).to_be_visible()
+    # The response can land before React re-renders the table: wait for the filtered rows.
+    page.wait_for_function(
+        "() => { const rows = [...document.querySelectorAll('[data-testid=\"admin-row\"]')];"
+        " return rows.length > 0 && rows.every(r => r.dataset.status === 'done'); }",
+        timeout=15_000,
+    )
     rows = page.get_by_test_id("admin-row")
     statuses = rows.evaluate_all("rows => rows.map(r => r.dataset.status)")
     assert statuses and set(statuses) == {"done"}, statuses

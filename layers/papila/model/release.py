@@ -21,6 +21,7 @@ from papila.model.runtime import vertical_cdr
 
 SERVING_NAME = "papila_vgg19_int8.tflite"
 MASTER_NAME = "papila_vgg19_master.npz"
+DISC_CUP_NAME = "papila_disc_cup.tflite"
 DRISHTI = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "drishti-gs1-train"
 REFERENCE = {"source": "RIM-ONE DL paper, by-hospital test set, ImageNet-pretrained VGG19",
              "auc": 0.9272, "accuracy": 0.8563, "sensitivity_at_85_specificity": 0.875}
@@ -59,12 +60,54 @@ def drishti_cdr(model: Any, root: Path = DRISHTI) -> dict[str, Any] | None:
     return _cdr_mae(predicted, expert)
 
 
-def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True) -> dict[str, Any]:
+def disc_cup_stage(out: Path, samples: list, labels: np.ndarray, network_oof: np.ndarray, folds: int, seed: int,
+                   epochs: int) -> dict[str, Any]:
+    """Train the disc/cup U-Net with the same folds, combine its CDR with the network's out-of-fold
+    probability, and write the final segmenter. Returns the combination and its CV metrics."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from papila.model import cdr as cdr_model
+
+    size = cdr_model.SEG_SIZE
+    images = np.stack([load_rgb(s.path, size) for s in samples])
+    masks = np.stack([np.stack([load_mask(s.disc_mask, size), load_mask(s.cup_mask, size)], -1) for s in samples])
+    has_mask = np.array([s.disc_mask is not None for s in samples])
+    expert = [vertical_cdr(m.astype(np.float32)) if h else None for m, h in zip(masks, has_mask, strict=True)]
+    oof_cdr: list[float | None] = [None] * len(samples)
+    skf = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for k, (tr, va) in enumerate(skf.split(np.zeros(len(labels)), labels)):
+        tr = tr[has_mask[tr]]
+        model = cdr_model.fit_unet(images[tr], masks[tr], epochs, seed + k, _log)
+        for i, value in zip(va, cdr_model.predict_cdr(model, images[va]), strict=True):
+            oof_cdr[i] = value
+    final = cdr_model.fit_unet(images[has_mask], masks[has_mask], epochs, seed, _log)
+    cdr_model.to_litert(final, out / DISC_CUP_NAME)
+
+    known = [c for c in oof_cdr if c is not None]
+    cdr_default = float(np.mean(known)) if known else 0.5
+    filled = np.array([c if c is not None else cdr_default for c in oof_cdr])
+    weights = cdr_model.combine_fit(network_oof, filled, labels)
+    combined = np.array([cdr_model.combine(p, c, weights, cdr_default) for p, c in zip(network_oof, filled, strict=True)])
+    threshold = metrics.threshold_for_specificity(labels, combined, 0.85)
+    return {
+        "weights": weights, "cdr_default": round(cdr_default, 4), "threshold": threshold,
+        "cv": metrics.summary(labels, combined, threshold),
+        "cdr_alone_auc": metrics.roc_auc(labels, filled),
+        "cdr_mae_cv": _cdr_mae(oof_cdr, expert), "epochs": epochs,
+    }
+
+
+def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True, seg_epochs: int = 40) -> dict[str, Any]:
     import keras
     from sklearn.model_selection import StratifiedKFold
 
     from papila.model import export
-    from papila.model.runtime import KerasModel, LiteRtModel
+    from papila.model.runtime import (
+        CombinedModel,
+        DiscCupModel,
+        KerasModel,
+        LiteRtModel,
+    )
 
     out = Path(out)
     work = out / ".train"
@@ -106,7 +149,17 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
         expert = [vertical_cdr(np.stack([load_mask(s.disc_mask, 56), load_mask(s.cup_mask, 56)], -1))
                   if s.disc_mask else None for s in samples]
         cdr["cv_rim_one"] = _cdr_mae(oof_cdr, expert)
-    drishti = drishti_cdr(LiteRtModel(out / SERVING_NAME))
+    stage = None
+    if cv["folds"] and any(s.disc_mask for s in samples):
+        stage = disc_cup_stage(out, samples, labels, np.array(cv["oof"]["scores"]), cfg["folds"], cfg["seed"],
+                               seg_epochs)
+        cdr["cv_rim_one_unet"] = stage["cdr_mae_cv"]
+        _log(f"CDR + network: {json.dumps(stage['cv'])}; CDR alone AUC {stage['cdr_alone_auc']:.4f}")
+    serving = LiteRtModel(out / SERVING_NAME)
+    if stage:
+        serving = CombinedModel(serving, DiscCupModel(out / DISC_CUP_NAME),
+                                {"weights": stage["weights"], "cdr_default": stage["cdr_default"]})
+    drishti = drishti_cdr(serving)
     if drishti:
         cdr["drishti_gs1"] = drishti
     _log(f"CDR error: {json.dumps(cdr)}")
@@ -137,8 +190,19 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
                                          "seg_weight", "seed")} | {"final_epochs": cv["final_epochs"],
                                                                    "train_seconds": cv.get("train_seconds")},
         "trained_at": trained.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "files": {"serving": SERVING_NAME, "master": MASTER_NAME},
+        "files": {"serving": SERVING_NAME, "master": MASTER_NAME, **({"disc_cup": DISC_CUP_NAME} if stage else {})},
     }
+    if stage:  # the screening probability combines the network with the CDR: its CV decides the threshold
+        card["combination"] = {"weights": stage["weights"], "cdr_default": stage["cdr_default"],
+                               "rule": "p = sigmoid(w_logit * logit(p_vgg19) + w_cdr * vertical_cdr + bias), "
+                                       "fitted on the out-of-fold predictions"}
+        card["threshold"] = stage["threshold"]
+        card["metrics"]["cv_network_only"] = card["metrics"]["cv"]
+        card["metrics"]["cv_network_only"]["threshold"] = cv["threshold"]
+        card["metrics"]["cv"] = stage["cv"] | {"cdr_alone_auc": stage["cdr_alone_auc"]}
+        card["architecture"] += (" + a disc/cup U-Net (96 px) whose vertical cup-to-disc ratio is combined "
+                                 "with the network's probability")
+        card["training"]["disc_cup_epochs"] = stage["epochs"]
     (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
     (out / "MODEL_CARD.md").write_text(markdown(card))
     _log(f"model {card['model_version']}: {json.dumps(comparison)}")
@@ -149,9 +213,44 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _performance(card: dict[str, Any]) -> str:
+    rows = [("screening probability (as served)", card["metrics"]["cv"])]
+    if "cv_network_only" in card["metrics"]:
+        rows.append(("VGG19 alone", card["metrics"]["cv_network_only"]))
+    lines = ["| model | AUC | accuracy | sensitivity | specificity | sens. at 85 % spec. | threshold |",
+             "|---|---|---|---|---|---|---|"]
+    for name, m in rows:
+        lines.append(f"| {name} | {_fmt(m['auc'])} | {_fmt(m['accuracy'])} | {_fmt(m['sensitivity'])} | "
+                     f"{_fmt(m['specificity'])} | {_fmt(m['sensitivity_at_85_specificity'])} | {_fmt(m['threshold'])} |")
+    net = card["metrics"].get("cv_network_only", card["metrics"]["cv"])
+    lines.append(f"\nVGG19 AUC per fold: mean {_fmt(net.get('auc_fold_mean'))} +- {_fmt(net.get('auc_fold_std'))} (sd).")
+    if "cdr_alone_auc" in card["metrics"]["cv"]:
+        lines.append(f"The U-Net's vertical CDR alone: AUC {_fmt(card['metrics']['cv']['cdr_alone_auc'])} (out-of-fold).")
+    return "\n".join(lines)
+
+
+def _cdr_text(card: dict[str, Any]) -> str:
+    cdr = card["metrics"]["cdr"]
+    parts = []
+    if "combination" in card:
+        w = card["combination"]["weights"]
+        parts.append("A small U-Net (96 px) segments the disc and cup on the crop; the vertical cup-to-disc ratio is "
+                     "the ratio of their heights. The served probability is "
+                     f"sigmoid({w['w_logit']:.3f} * logit(p_vgg19) + {w['w_cdr']:.3f} * CDR + {w['bias']:.3f}), "
+                     "fitted on the out-of-fold predictions (the experts' own vertical CDR separates the classes "
+                     "with AUC 0.979 on this set).")
+    for key, name in (("cv_rim_one_unet", "U-Net, RIM-ONE out-of-fold crops vs expert masks"),
+                      ("cv_rim_one", "VGG19 auxiliary decoder, RIM-ONE out-of-fold crops vs expert masks"),
+                      ("drishti_gs1", "as served, Drishti-GS1 photos (another hospital; located crop; mean of four experts)")):
+        if cdr.get(key):
+            parts.append(f"- mean absolute error {_fmt(cdr[key]['mae'])} over {cdr[key]['n']} images ({name})")
+    return "\n".join(parts)
+
+
 def markdown(card: dict[str, Any]) -> str:
     """The human half of the card, generated from the same numbers as model.json."""
-    cv, ref, train = card["metrics"]["cv"], card["reference"], card["training"]
+    ref, train = card["reference"], card["training"]
+    net = card["metrics"].get("cv_network_only", card["metrics"]["cv"])
     folds = "\n".join(f"| {f['fold']} | {f['n_val']} | {f['best_epoch']} | {_fmt(f['auc'])} | {_fmt(f['auc_last_epoch'])} |"
                       for f in card["metrics"]["folds"])
     q = card["metrics"].get("int8_vs_float") or {}
@@ -178,36 +277,28 @@ From scratch (He-normal init), mixed bfloat16 on CPU, AdamW (lr {train['lr']}, w
 {train['weight_decay']}) with one epoch of warm-up and cosine decay, batch {train['batch']}, label smoothing
 {train['label_smoothing']}, class-balanced sample weights, augmentation (horizontal flip, +-12 degree rotation,
 +-10 % zoom, +-5 % shift with reflection, brightness/contrast/saturation/hue jitter; no crops that cut
-the disc), auxiliary disc/cup segmentation decoder on the encoder (loss weight {train['seg_weight']}, dropped at
-serving). {train['folds']}-fold stratified CV of {train['epochs']} epochs each with early stopping on the fold's AUC
+the disc), auxiliary disc/cup segmentation decoder on the encoder (loss weight {train['seg_weight']}; a
+regulariser for the classifier). {train['folds']}-fold stratified CV of {train['epochs']} epochs each with early stopping on the fold's AUC
 (best epoch kept), then a final fit on all images for {train['final_epochs']} epochs (the median best epoch).
 Seed {train['seed']}. Training time: {train.get('train_seconds')} s on 2 CPU cores.
 
 ## Cross-validated performance (out-of-fold, training hospital)
-| metric | value |
-|---|---|
-| AUC (pooled out-of-fold) | {_fmt(cv['auc'])} |
-| AUC per fold, mean +- sd | {_fmt(cv['auc_fold_mean'])} +- {_fmt(cv['auc_fold_std'])} |
-| accuracy at the threshold | {_fmt(cv['accuracy'])} |
-| sensitivity / specificity | {_fmt(cv['sensitivity'])} / {_fmt(cv['specificity'])} |
-| sensitivity at 85 % specificity | {_fmt(cv['sensitivity_at_85_specificity'])} |
+{_performance(card)}
+
+The fold AUCs use early stopping on the same fold, so they are optimistic; the last-epoch mean is
+{_fmt(net['auc_last_epoch_fold_mean'])}. Published reference ({ref['source']}): AUC {ref['auc']}, accuracy
+{ref['accuracy']}, sensitivity {ref['sensitivity_at_85_specificity']} at 0.85 specificity, on the two other hospitals.
+This model's by-hospital test score is measured outside this repository.
 
 | fold | held-out images | best epoch | AUC (best epoch) | AUC (last epoch) |
 |---|---|---|---|---|
 {folds}
 
-The fold AUCs use early stopping on the same fold, so they are optimistic; the last-epoch mean is
-{_fmt(cv['auc_last_epoch_fold_mean'])}. Published reference ({ref['source']}): AUC {ref['auc']}, accuracy
-{ref['accuracy']}, sensitivity {ref['sensitivity_at_85_specificity']} at 0.85 specificity, on the two other hospitals.
-This model's by-hospital test score is measured outside this repository.
-
 int8 runtime against full precision on the same folds: AUC {_fmt(q.get('auc_int8'))} vs {_fmt(q.get('auc_float'))};
 largest probability difference {_fmt(q.get('max_abs_probability_difference'))}.
 
 ## Cup-to-disc ratio
-The disc/cup decoder's masks give a vertical cup-to-disc ratio with every result. Mean absolute error
-against the experts: {_fmt((card['metrics']['cdr'].get('cv_rim_one') or {}).get('mae'))} on RIM-ONE out-of-fold crops (expert masks),
-{_fmt((card['metrics']['cdr'].get('drishti_gs1') or {}).get('mae'))} on Drishti-GS1 photos (another hospital; located crop, mean of four experts).
+{_cdr_text(card)}
 
 ## Operating threshold
 **{card['threshold']:.4f}**: the {card['threshold_rule']}. A probability at or above it is labelled

@@ -20,7 +20,8 @@ from papila.model.architecture import GLAUCOMA_CLASS
 class Prediction:
     probability_glaucoma: float
     cam: np.ndarray  # H x W activation map of the glaucoma class (float32, un-normalised)
-    cdr: float | None = None  # vertical cup-to-disc ratio from the disc/cup decoder, if the model has one
+    cdr: float | None = None  # vertical cup-to-disc ratio, if the model has a disc/cup segmenter
+    probability_network: float | None = None  # the VGG19 alone, when the screening probability combines it with the CDR
 
 
 def vertical_cdr(masks: np.ndarray, min_disc_rows: int = 3) -> float | None:
@@ -90,8 +91,62 @@ class KerasModel:
                 for p, c, m in zip(probs, cams, masks, strict=True)]
 
 
-def load(path: str | Path) -> LiteRtModel | KerasModel:
+class DiscCupModel:
+    """The small disc/cup U-Net (`.tflite`): crop in, vertical cup-to-disc ratio out."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count() or 1)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        self.input_size = int(self._input["shape"][1])
+
+    def cdr(self, image: np.ndarray) -> float | None:
+        from PIL import Image
+
+        small = Image.fromarray(np.asarray(image).clip(0, 255).astype(np.uint8)).resize(
+            (self.input_size, self.input_size), Image.Resampling.BILINEAR)
+        self.interpreter.set_tensor(self._input["index"], np.asarray(small, np.float32)[None])
+        self.interpreter.invoke()
+        return vertical_cdr(self.interpreter.get_tensor(self._output["index"])[0])
+
+
+class CombinedModel:
+    """The network's probability combined with the segmenter's CDR by the card's logistic weights."""
+
+    def __init__(self, network: LiteRtModel | KerasModel, disc_cup: DiscCupModel, combination: dict) -> None:
+        self.network, self.disc_cup, self.combination = network, disc_cup, combination
+        self.input_size = network.input_size
+
+    def predict(self, batch: np.ndarray) -> list[Prediction]:
+        from papila.model.cdr import combine
+
+        out = []
+        for image, p in zip(np.asarray(batch, np.float32), self.network.predict(batch), strict=True):
+            cdr = self.disc_cup.cdr(image)
+            probability = combine(p.probability_glaucoma, cdr, self.combination["weights"],
+                                  self.combination["cdr_default"])
+            out.append(Prediction(probability, p.cam, cdr, p.probability_glaucoma))
+        return out
+
+
+def load(path: str | Path, *, combined: bool = True) -> LiteRtModel | KerasModel | CombinedModel:
+    """The serving model at `path`; with the card's disc/cup segmenter and combination when it has them."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
-    return KerasModel(path) if path.suffix in (".keras", ".npz") else LiteRtModel(path)
+    import json
+
+    card_file = path.with_name("model.json")
+    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    if path.suffix in (".keras", ".npz"):
+        network: LiteRtModel | KerasModel = KerasModel(path, int(card.get("input_size", 224)))
+    else:
+        network = LiteRtModel(path)
+    if combined and card:
+        seg_file = card.get("files", {}).get("disc_cup")
+        if seg_file and card.get("combination") and (path.parent / seg_file).exists():
+            return CombinedModel(network, DiscCupModel(path.parent / seg_file), card["combination"])
+    return network
