@@ -28,6 +28,10 @@ export interface ScreeningResult {
   model_version?: string;
   crop?: NaturalCrop & { source?: 'user' | 'auto' };
   inference_ms?: number;
+  /** Estimated vertical cup-to-disc ratio and its measured error against experts. */
+  cdr?: { vertical: number; mae_vs_experts?: number | null };
+  /** The network's own probability, when the screening probability also weighs the CDR. */
+  probability_network?: number;
 }
 
 export interface Screening {

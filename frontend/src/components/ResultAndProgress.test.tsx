@@ -47,4 +47,16 @@ describe('ResultView', () => {
     expect(screen.getByRole('meter').getAttribute('aria-valuetext')).toBe('12% probability of glaucoma; referral threshold 42%');
     expect(screen.getByTestId('rerun')).toBeTruthy();
   });
+
+  it('shows the estimated cup-to-disc ratio with its measured error, and omits it when absent', () => {
+    const withCdr = {
+      ...DONE_SCREENING,
+      result: { ...DONE_SCREENING.result!, cdr: { vertical: 0.712, mae_vs_experts: 0.071 } },
+    };
+    const { unmount } = renderWithProviders(<ResultView screening={withCdr} onRerun={vi.fn()} onNewScreening={vi.fn()} />);
+    expect(screen.getByTestId('result-cdr').textContent).toBe('0.71 (± 0.07 typical error against experts)');
+    unmount();
+    renderWithProviders(<ResultView screening={DONE_SCREENING} onRerun={vi.fn()} onNewScreening={vi.fn()} />);
+    expect(screen.queryByTestId('result-cdr')).toBeNull();
+  });
 });

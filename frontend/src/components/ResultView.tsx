@@ -65,6 +65,16 @@ export function ResultView({ screening, onRerun, onNewScreening }: ResultViewPro
                 <dd data-testid="result-referral">{result.referral}</dd>
               </>
             )}
+            {typeof result.cdr?.vertical === 'number' && (
+              <>
+                <dt>{t('result.cdr')}</dt>
+                <dd data-testid="result-cdr">
+                  {result.cdr.vertical.toFixed(2)}
+                  {typeof result.cdr.mae_vs_experts === 'number' &&
+                    ` (± ${result.cdr.mae_vs_experts.toFixed(2)} ${t('result.cdrError')})`}
+                </dd>
+              </>
+            )}
             {result.model_version && (
               <>
                 <dt>{t('result.model')}</dt>
