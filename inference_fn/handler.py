@@ -21,6 +21,8 @@ from papila.store import ScreeningStore
 from papila.worker import Worker
 
 logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+for noisy in ("botocore", "boto3", "urllib3"):  # endpoint chatter, not our events
+    logging.getLogger(noisy).setLevel(logging.WARNING)
 SETTINGS = Settings.from_env()
 MODEL = runtime.load(SETTINGS.model_path)
 WORKER = Worker(
