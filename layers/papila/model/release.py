@@ -239,6 +239,9 @@ def _cdr_text(card: dict[str, Any]) -> str:
                      f"sigmoid({w['w_logit']:.3f} * logit(p_vgg19) + {w['w_cdr']:.3f} * CDR + {w['bias']:.3f}), "
                      "fitted on the out-of-fold predictions (the experts' own vertical CDR separates the classes "
                      "with AUC 0.979 on this set).")
+        if abs(w["w_logit"]) < 0.25 * abs(w["w_cdr"]):
+            parts.append("The network's weight is small: the served probability is driven mostly by the CDR, and the "
+                         "heat map shows where the VGG19 looked, which weighs little in the answer.")
     for key, name in (("cv_rim_one_unet", "U-Net, RIM-ONE out-of-fold crops vs expert masks"),
                       ("cv_rim_one", "VGG19 auxiliary decoder, RIM-ONE out-of-fold crops vs expert masks"),
                       ("drishti_gs1", "as served, Drishti-GS1 photos (another hospital; located crop; mean of four experts)")):
@@ -311,7 +314,7 @@ largest probability difference {_fmt(q.get('max_abs_probability_difference'))}.
 ## Reproduce
 ```
 .venv/bin/papila train --data ../shared/datasets/rim-one-dl-hospital-train/images --out weights/ \
-    --epochs {train['epochs']} --folds {train['folds']}
+    --epochs {train['epochs']} --folds {train['folds']} --seg-epochs {train.get('disc_cup_epochs', 40)}
 .venv/bin/papila evaluate --data <folder with glaucoma/ and normal/> --json
 python bench/inference.py
 ```
