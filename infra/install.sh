@@ -8,14 +8,14 @@ cd "$(dirname "$0")/.."
 
 hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
-find_python() {  # find_python 3.11 -> a python3.11 executable (PATH first, then pyenv's versions)
-  local v=$1 p
-  p=$(command -v "python$v" 2>/dev/null || true)
-  if [ -z "$p" ]; then
-    p=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/"python$v" 2>/dev/null | sort -V | tail -1 || true)
-  fi
-  [ -n "$p" ] || { echo "install: Python $v not found (install it beside the system Python, e.g. with pyenv)" >&2; exit 1; }
-  echo "$p"
+find_python() {  # find_python 3.11 -> a python3.11 executable that runs (pyenv's versions first: its PATH shims
+  local v=$1 p      # fail for versions that are installed but not selected)
+  for p in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/"python$v" 2>/dev/null | sort -V -r) \
+           $(command -v "python$v" 2>/dev/null || true); do
+    if "$p" -c 'pass' >/dev/null 2>&1; then echo "$p"; return; fi
+  done
+  echo "install: Python $v not found (install it beside the system Python, e.g. with pyenv)" >&2
+  exit 1
 }
 
 # --- .venv: the project, both functions' dependencies, test and lint tools
