@@ -219,6 +219,9 @@ def _performance(card: dict[str, Any]) -> str:
         rows.append(("VGG19 alone", card["metrics"]["cv_network_only"]))
     lines = ["| model | AUC | accuracy | sensitivity | specificity | sens. at 85 % spec. | threshold |",
              "|---|---|---|---|---|---|---|"]
+    rows = [(name, m) for name, m in rows if m]
+    if not rows:
+        return "No cross-validation in this run (`--folds 1`): no out-of-fold metrics."
     for name, m in rows:
         lines.append(f"| {name} | {_fmt(m['auc'])} | {_fmt(m['accuracy'])} | {_fmt(m['sensitivity'])} | "
                      f"{_fmt(m['specificity'])} | {_fmt(m['sensitivity_at_85_specificity'])} | {_fmt(m['threshold'])} |")
@@ -289,7 +292,7 @@ Seed {train['seed']}. Training time: {train.get('train_seconds')} s on 2 CPU cor
 {_performance(card)}
 
 The fold AUCs use early stopping on the same fold, so they are optimistic; the last-epoch mean is
-{_fmt(net['auc_last_epoch_fold_mean'])}. Published reference ({ref['source']}): AUC {ref['auc']}, accuracy
+{_fmt(net.get('auc_last_epoch_fold_mean'))}. Published reference ({ref['source']}): AUC {ref['auc']}, accuracy
 {ref['accuracy']}, sensitivity {ref['sensitivity_at_85_specificity']} at 0.85 specificity, on the two other hospitals.
 This model's by-hospital test score is measured outside this repository.
 
