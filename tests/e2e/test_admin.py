@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 import urllib.error
@@ -26,23 +25,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP
+
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("PAPILA_CHROMIUM", "/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps dialling Google on this closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(os.environ.get("PAPILA_E2E_ARTIFACTS", Path(__file__).resolve().parents[2] / ".run" / "e2e"))
 # Queue and inference on a 2-core machine: usually 5-20 s, with room for a cold start.
 RESULT_TIMEOUT_S = 180
-DESKTOP = {"width": 1280, "height": 900}
 
 
 def request_json(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:

@@ -9,7 +9,6 @@ to ``.run/e2e/`` (or ``$PAPILA_E2E_ARTIFACTS``) with the browser console of each
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.request
 from pathlib import Path
@@ -19,25 +18,14 @@ from playwright import (
     sync_api,  # installed by requirements.txt: fail loudly if it is missing
 )
 
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP
+
 pytestmark = pytest.mark.e2e
 
 expect = sync_api.expect
 
-CHROMIUM = os.environ.get("PAPILA_CHROMIUM", "/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps dialling Google on this closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(os.environ.get("PAPILA_E2E_ARTIFACTS", Path(__file__).resolve().parents[2] / ".run" / "e2e"))
 # Upload, queue and inference on a 2-core machine: usually 5-20 s, with room for a cold start.
 RESULT_TIMEOUT_MS = 180_000
-DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
