@@ -1,4 +1,5 @@
 import { useEffect, useRef, type KeyboardEvent } from 'react';
+import { wrapTabFocus } from '../lib/focusTrap';
 import { useI18n } from '../i18n/I18nContext';
 
 interface ConsentModalProps {
@@ -24,18 +25,7 @@ export function ConsentModal({ onAccept, onDecline }: ConsentModalProps) {
       onDecline();
       return;
     }
-    if (event.key !== 'Tab' || !dialogRef.current) return;
-    const focusable = dialogRef.current.querySelectorAll<HTMLElement>('button, [href], [tabindex]:not([tabindex="-1"])');
-    const first = focusable[0];
-    const last = focusable[focusable.length - 1];
-    if (!first || !last) return;
-    if (event.shiftKey && (document.activeElement === first || document.activeElement === headingRef.current)) {
-      event.preventDefault();
-      last.focus();
-    } else if (!event.shiftKey && document.activeElement === last) {
-      event.preventDefault();
-      first.focus();
-    }
+    wrapTabFocus(event, dialogRef.current, 'button, [href], [tabindex]:not([tabindex="-1"])', headingRef.current);
   }
 
   return (
