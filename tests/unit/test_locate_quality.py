@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from papila import imaging
 from papila.locate import locate
-from papila.quality import check_crop, check_photo
-from PIL import Image, ImageDraw
+from papila.quality import MIN_SHARPNESS, check_crop, check_photo, sharpness
+from PIL import Image, ImageDraw, ImageFilter
 
 from tests.fundus import make_fundus
 
@@ -65,3 +67,37 @@ def test_gate_refuses_what_the_model_must_not_judge(image, code):
 def test_featureless_disc_region_is_refused():
     rejection = check_crop(Image.new("RGB", (300, 300), (200, 90, 40)))
     assert rejection is not None and rejection.code == "disc_not_visible"
+
+
+def _gate_crop(photo: Image.Image) -> Image.Image:
+    assert check_photo(photo) is None
+    return imaging.square_crop(photo, locate(photo).crop)
+
+
+@pytest.mark.parametrize("size", [(1200, 1000), (640, 512), (3000, 2400)])
+def test_focused_photo_passes_and_defocused_copy_is_refused_as_too_blurred(size):
+    photo = make_fundus(*size, seed=5)
+    crop = _gate_crop(photo)
+    assert check_crop(crop) is None
+    assert sharpness(crop) > 1.5 * MIN_SHARPNESS  # clear of the threshold, at any resolution
+    disc_d = min(size) * 0.45 * 2 / 6  # the generator's disc diameter
+    blurred = photo.filter(ImageFilter.GaussianBlur(0.08 * disc_d))  # vessels and disc rim smeared
+    rejection = check_crop(_gate_crop(blurred))
+    assert rejection is not None and rejection.code == "too_blurred"
+    assert rejection.message.endswith(".")
+
+
+def test_blur_check_tolerates_jpeg_and_downscaling_but_not_a_blurred_crop():
+    crop = _gate_crop(make_fundus(1200, 1000, seed=6))
+    buf = io.BytesIO()
+    crop.save(buf, "JPEG", quality=60)
+    assert check_crop(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")) is None
+    assert check_crop(crop.resize((crop.width // 2, crop.height // 2), Image.Resampling.LANCZOS)) is None
+    rejection = check_crop(crop.filter(ImageFilter.GaussianBlur(0.06 * crop.width)))
+    assert rejection is not None and rejection.code == "too_blurred"
+
+
+def test_blur_check_skips_a_crop_mostly_outside_the_field():
+    crop = Image.new("RGB", (300, 300))
+    crop.paste(make_fundus(400, 400, seed=2).resize((40, 40)), (0, 0))
+    assert sharpness(crop) is None
