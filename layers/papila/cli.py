@@ -19,14 +19,34 @@ def _print(obj: dict[str, Any], as_json: bool) -> None:
         print("  ".join(f"{k}={v}" for k, v in obj.items()), flush=True)
 
 
+def _disc_centres(value: str | None) -> Path | None:
+    """The photos with expert disc centres the U-Net also learns from: the shared Drishti-GS1 folder
+    when it is there, a given folder, or none."""
+    from papila.model.release import DRISHTI
+
+    if value == "none":
+        return None
+    folder = Path(value) if value else DRISHTI
+    if value and not (folder / "discs.json").exists():
+        raise SystemExit(f"no discs.json in {folder}")
+    return folder if (folder / "discs.json").exists() else None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from papila.model.release import release
     from papila.model.train import TrainConfig, train
 
-    cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, folds=args.folds, size=args.size,
-                      batch=args.batch, seed=args.seed, init=args.init)
-    train(cfg)
-    card = release(args.out, args.data, compare_folds=args.folds > 1, seg_epochs=args.seg_epochs)
+    if args.disc_cup_only:
+        from papila.model.release import refit_disc_cup
+
+        card = refit_disc_cup(args.out, args.data, seg_epochs=args.seg_epochs, seg_folds=args.seg_folds,
+                              disc_centres=_disc_centres(args.disc_centres))
+    else:
+        cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, folds=args.folds, size=args.size,
+                          batch=args.batch, seed=args.seed, init=args.init)
+        train(cfg)
+        card = release(args.out, args.data, compare_folds=args.folds > 1, seg_epochs=args.seg_epochs,
+                       seg_folds=args.seg_folds, disc_centres=_disc_centres(args.disc_centres))
     _print({"model_version": card["model_version"], "cv_auc": card["metrics"]["cv"].get("auc"),
             "threshold": card["threshold"], "out": args.out}, True)
     return 0
@@ -178,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20201)
     p.add_argument("--seg-epochs", type=int, default=40, help="epochs of the disc/cup U-Net (needs masks)")
     p.add_argument("--init", help="start from these master weights (.npz), e.g. weights/papila_vgg19_master.npz")
+    p.add_argument("--seg-folds", type=int, default=4, help="CV folds of the disc/cup U-Net")
+    p.add_argument("--disc-centres", help="folder with discs.json and photos (Drishti-GS1 layout) the U-Net also "
+                                          "learns from; default the shared Drishti-GS1 set when present; 'none'")
+    p.add_argument("--disc-cup-only", action="store_true",
+                   help="keep the trained network (OUT/.train) and retrain only the disc/cup U-Net and combination")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics on a folder of disc crops (glaucoma/, normal/)")

@@ -3,14 +3,19 @@ committed serving model against its full-precision master."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from papila.cli import main as papila
-from papila.model.release import MASTER_NAME, SERVING_NAME
+from papila.model.cdr import expert_crops, weak_masks
+from papila.model.release import DISC_CUP_NAME, MASTER_NAME, SERVING_NAME
+from papila.model.runtime import vertical_cdr
 from PIL import Image, ImageDraw
+
+from tests.fundus import make_fundus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,27 +43,97 @@ def _tiny_dataset(root: Path, per_class: int = 6) -> Path:
     return root
 
 
+def _photos_with_disc_centres(root: Path, n: int = 4) -> Path:
+    """Whole generated photos with their disc centre, diameter and 'experts' CDRs (Drishti-GS1 layout)."""
+    (root / "images").mkdir(parents=True)
+    items = []
+    for i in range(n):
+        w, h = 480, 400
+        disc = (330 - 10 * i, 190 + 8 * i)
+        make_fundus(w, h, disc_xy=disc, seed=i).save(root / "images" / f"p{i}.jpg")
+        items.append({"file": f"images/p{i}.jpg", "width": w, "height": h, "disc_center_x": disc[0],
+                      "disc_center_y": disc[1], "disc_diameter": 0.45 * h * 2 / 6,
+                      "cdr_experts": [0.4 + 0.1 * i, 0.42 + 0.1 * i]})
+    (root / "discs.json").write_text(json.dumps(items))
+    return root
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     data = _tiny_dataset(tmp_path_factory.mktemp("data"))
+    photos = _photos_with_disc_centres(tmp_path_factory.mktemp("photos"))
     out = tmp_path_factory.mktemp("weights")
     assert papila(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--folds", "2",
-                   "--size", "32", "--batch", "4", "--seg-epochs", "1"]) == 0
-    return data, out
+                   "--size", "32", "--batch", "4", "--seg-epochs", "1", "--seg-folds", "2",
+                   "--disc-centres", str(photos)]) == 0
+    return data, out, photos
 
 
 def test_train_writes_a_loadable_model_and_its_card(trained):
-    _data, out = trained
+    _data, out, _photos = trained
     card = json.loads((out / "model.json").read_text())
     assert (out / SERVING_NAME).stat().st_size > 0 and (out / MASTER_NAME).stat().st_size > 0
     assert card["input_size"] == 32 and 0 <= card["threshold"] <= 1
     assert card["model_version"].startswith("vgg19bn-")
     assert {"auc", "sensitivity_at_85_specificity"} <= set(card["metrics"]["cv"])
     assert "research and educational use only" in (out / "MODEL_CARD.md").read_text()
+    # The U-Net also learned from the photos, and its CDR error on them is measured out of fold, as served.
+    assert card["metrics"]["cdr"]["cv_drishti_gs1"]["n"] + card["metrics"]["cdr"]["cv_drishti_gs1"]["missing"] == 4
+    assert card["cdr_error"]["measured_on"] == "cv_drishti_gs1"
+    assert card["disc_cup_training_data"]["photos"] == 4 and card["files"]["disc_cup"] == DISC_CUP_NAME
+
+
+def test_retraining_the_disc_cup_stage_keeps_the_network(trained, tmp_path):
+    data, out, photos = trained
+    for name in (".train", SERVING_NAME, MASTER_NAME, "model.json"):
+        src = out / name
+        if src.is_dir():
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "cv.json").write_bytes((src / "cv.json").read_bytes())
+        else:
+            (tmp_path / name).write_bytes(src.read_bytes())
+    before = json.loads((out / "model.json").read_text())
+    assert papila(["train", "--data", str(data), "--out", str(tmp_path), "--disc-cup-only", "--seg-epochs", "1",
+                   "--seg-folds", "2", "--disc-centres", str(photos), "--seed", "1"]) == 0
+    after = json.loads((tmp_path / "model.json").read_text())
+    assert (tmp_path / SERVING_NAME).read_bytes() == (out / SERVING_NAME).read_bytes()
+    assert (tmp_path / DISC_CUP_NAME).stat().st_size > 0
+    assert after["metrics"]["cv_network_only"] == before["metrics"]["cv_network_only"]
+    assert after["architecture"] == before["architecture"]  # described once, not appended again
+    # The version names the served bytes: the same network with a new segmenter is a new version.
+    digest = hashlib.sha256((tmp_path / SERVING_NAME).read_bytes() + (tmp_path / DISC_CUP_NAME).read_bytes())
+    assert after["model_version"].endswith(digest.hexdigest()[:8])
+
+
+def test_disc_cup_only_refuses_other_images_than_the_networks(trained, tmp_path):
+    _data, out, photos = trained
+    other = _tiny_dataset(tmp_path / "other", per_class=5)
+    with pytest.raises(ValueError, match="same order"):
+        papila(["train", "--data", str(other), "--out", str(out), "--disc-cup-only", "--seg-epochs", "1",
+                "--disc-centres", str(photos)])
+
+
+@pytest.mark.parametrize("cdr", [0.3, 0.55, 0.8])
+def test_weak_masks_give_the_experts_cdr(cdr):
+    masks = weak_masks(96, (50.0, 44.0), 60.0, cdr)
+    assert abs(vertical_cdr(masks.astype(np.float32)) - cdr) <= 0.04
+    assert masks[44, 50].all() and not masks[0, 0].any()
+
+
+def test_expert_crops_cut_around_the_disc_centre(tmp_path):
+    photos = _photos_with_disc_centres(tmp_path)
+    images, masks, photo = expert_crops(photos, 64, disc_fractions=(0.75, 0.5))
+    assert images.shape == (8, 64, 64, 3) and masks.shape == (8, 64, 64, 2)
+    assert photo.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    # Disc heights follow the disc fraction; the disc is on the bright disc of the photo.
+    heights = [int(m[..., 0].any(axis=1).sum()) for m in masks[:2]]
+    assert abs(heights[0] - 0.75 * 64) <= 3 and abs(heights[1] - 0.5 * 64) <= 3
+    disc_pixels = images[0][masks[0][..., 0] > 0].mean()
+    assert disc_pixels > images[0][masks[0][..., 0] == 0].mean() + 20
 
 
 def test_evaluate_prints_the_contract_json_for_both_runtimes(trained, capsys):
-    data, out = trained
+    data, out, _photos = trained
     capsys.readouterr()
     assert papila(["evaluate", "--data", str(data), "--model", str(out / SERVING_NAME), "--runtime", "both", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -71,9 +146,10 @@ def test_evaluate_prints_the_contract_json_for_both_runtimes(trained, capsys):
 
 
 def test_retraining_starts_from_the_master_weights(trained, tmp_path):
-    data, out = trained
+    data, out, _photos = trained
     assert papila(["train", "--data", str(data), "--out", str(tmp_path), "--epochs", "1", "--folds", "1",
-                   "--size", "32", "--batch", "4", "--seg-epochs", "1", "--init", str(out / MASTER_NAME)]) == 0
+                   "--size", "32", "--batch", "4", "--seg-epochs", "1", "--init", str(out / MASTER_NAME),
+                   "--disc-centres", "none"]) == 0
     assert json.loads((tmp_path / "model.json").read_text())["model_version"].startswith("vgg19bn-")
 
 

@@ -79,6 +79,14 @@ def fit_unet(images: np.ndarray, masks: np.ndarray, epochs: int, seed: int, log:
     return model
 
 
+def resize(image: np.ndarray, size: int = SEG_SIZE) -> np.ndarray:
+    """A crop (H x W x 3, 0..255) at the U-Net's input size, as the runtime and the training both see it."""
+    from PIL import Image
+
+    small = Image.fromarray(np.asarray(image).clip(0, 255).astype(np.uint8))
+    return np.asarray(small.resize((size, size), Image.Resampling.BILINEAR), np.float32)
+
+
 def predict_cdr(model: Any, images: np.ndarray) -> list[float | None]:
     from papila.model.runtime import vertical_cdr
 
@@ -116,3 +124,42 @@ def combine(probability: float, cdr: float | None, weights: dict[str, float], cd
     z = weights["w_logit"] * float(_logit(np.array([probability]))[0]) + weights["w_cdr"] * (
         cdr if cdr is not None else cdr_default) + weights["bias"]
     return float(1 / (1 + np.exp(-z)))
+
+
+def weak_masks(size: int, centre: tuple[float, float], disc_diameter: float, cdr: float) -> np.ndarray:
+    """Disc and cup masks drawn from the experts' numbers alone (Drishti-GS1 gives a disc centre and
+    diameter and a cup-to-disc ratio, no outlines): concentric discs whose heights give exactly that CDR."""
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    r2 = ((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (disc_diameter / 2) ** 2
+    return np.stack([r2 <= 1.0, r2 <= cdr**2], -1).astype(np.uint8)
+
+
+def expert_crops(root: Path, size: int = SEG_SIZE, disc_fractions: tuple[float, ...] = (0.75, 0.6, 0.48),
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training crops from full photos with expert disc centres (`discs.json`, Drishti-GS1 layout): per
+    photo one square per disc fraction (disc diameter / crop side: RIM-ONE's tight crops are ~0.75, the
+    locator's ~0.5), shifted up to a quarter disc diameter. Returns images, weak masks, photo index."""
+    import json
+
+    from PIL import Image
+
+    from papila import imaging
+
+    rng = np.random.default_rng(seed)
+    images, masks, photo = [], [], []
+    for i, item in enumerate(json.loads((root / "discs.json").read_text())):
+        with Image.open(root / item["file"]) as im:
+            full = im.convert("RGB")
+        d = float(item["disc_diameter"])
+        for fraction in disc_fractions:
+            side = d / fraction
+            shift = rng.uniform(-0.25, 0.25, 2) * d
+            x0 = item["disc_center_x"] + shift[0] - side / 2
+            y0 = item["disc_center_y"] + shift[1] - side / 2
+            crop = imaging.square_crop(full, imaging.Crop(round(x0), round(y0), round(side)))
+            scale = size / round(side)
+            images.append(np.asarray(crop.resize((size, size), Image.Resampling.BILINEAR)))
+            centre = ((item["disc_center_x"] - round(x0)) * scale, (item["disc_center_y"] - round(y0)) * scale)
+            masks.append(weak_masks(size, centre, d * scale, float(np.mean(item["cdr_experts"]))))
+            photo.append(i)
+    return np.stack(images), np.stack(masks), np.array(photo)

@@ -104,11 +104,9 @@ class DiscCupModel:
         self.input_size = int(self._input["shape"][1])
 
     def cdr(self, image: np.ndarray) -> float | None:
-        from PIL import Image
+        from papila.model.cdr import resize
 
-        small = Image.fromarray(np.asarray(image).clip(0, 255).astype(np.uint8)).resize(
-            (self.input_size, self.input_size), Image.Resampling.BILINEAR)
-        self.interpreter.set_tensor(self._input["index"], np.asarray(small, np.float32)[None])
+        self.interpreter.set_tensor(self._input["index"], resize(image, self.input_size)[None])
         self.interpreter.invoke()
         return vertical_cdr(self.interpreter.get_tensor(self._output["index"])[0])
 
