@@ -84,7 +84,8 @@ def disc_cup_stage(out: Path | None, samples: list, labels: np.ndarray, network_
     else:
         extra_images, extra_masks, extra_photo = images[:0], masks[:0], np.zeros(0, int)
         photos, photo_cdr = np.zeros((0, 224, 224, 3), np.float32), np.zeros(0)
-    photo_folds = (list(KFold(folds, shuffle=True, random_state=seed).split(photos)) if len(photos) >= folds
+    held_out = len(photos) >= folds  # too few photos to hold any out: they only train
+    photo_folds = (list(KFold(folds, shuffle=True, random_state=seed).split(photos)) if held_out
                    else [(np.arange(len(photos)), np.zeros(0, int))] * folds)
 
     def segment(model: Any, crops: np.ndarray) -> list[float | None]:  # as DiscCupModel.cdr: 224 px -> U-Net size
@@ -107,7 +108,7 @@ def disc_cup_stage(out: Path | None, samples: list, labels: np.ndarray, network_
         _log(f"U-Net fold {k}: CDR error {json.dumps(_cdr_mae([oof_cdr[i] for i in va], [expert[i] for i in va]))}"
              f" (crops), {json.dumps(_cdr_mae([photo_oof[i] for i in photo_va], list(photo_cdr[photo_va])))} (photos)")
     cv_only = {"cdr_mae_cv": _cdr_mae(oof_cdr, expert), "epochs": epochs, "folds": folds,
-               "cdr_mae_photos_cv": _cdr_mae(photo_oof, list(photo_cdr)) if len(photos) else None,
+               "cdr_mae_photos_cv": _cdr_mae(photo_oof, list(photo_cdr)) if len(photos) and held_out else None,
                "photos": len(photos), "photos_from": str(disc_centres) if len(photos) else None}
     if out is None or network_oof is None:
         return cv_only
