@@ -16,7 +16,7 @@ from papila.records import Status
 from papila.storage import ImageBucket
 from papila.store import ScreeningStore
 from papila.worker import ScreeningBusy, Worker
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from tests.fundus import make_fundus
 
@@ -123,6 +123,17 @@ def test_unusable_photo_is_rejected_with_a_reason(store, bucket):
     rec = store.get(sid)
     assert rec["status"] == "rejected" and rec["error"]["code"] == "not_a_fundus_photo"
     assert "result" not in rec
+
+
+def test_out_of_focus_photo_is_rejected_before_the_model(store, bucket):
+    model = FixedModel()
+    worker = Worker(store, bucket, model, CARD)
+    defocused = make_fundus(1200, 1000, seed=8).filter(ImageFilter.GaussianBlur(10))  # ~7 % of the disc
+    sid, key = _screening(store, bucket, _jpeg(defocused))
+    assert worker.process(key) == Status.REJECTED
+    rec = store.get(sid)
+    assert rec["error"]["code"] == "too_blurred" and "focus" in rec["error"]["message"]
+    assert "result" not in rec and model.calls == 0
 
 
 def test_failures_are_retried_then_marked_failed_on_the_final_attempt(store, bucket):
