@@ -19,6 +19,7 @@ from fpdf.enums import XPos, YPos
 from PIL import Image, ImageOps
 
 from papila import keys
+from papila.model.card import measured_on
 
 TITLE = "Papila glaucoma screening report"
 DISCLAIMER = ("Screening aid for research and education. Not a diagnosis. "
@@ -308,9 +309,11 @@ def _probability(page: _Page, result: dict[str, Any]) -> None:
         mae = fmt(cdr.get("mae_vs_experts"))
         if mae:
             where = cdr.get("measured_on")
+            pdf.ln(5.5)  # its own line: the full width holds the description of where it was measured
             page.font(9, "", MUTED)
-            pdf.cell(0, 5.5, latin1(f"(estimated; mean absolute error {mae} against experts"
-                                    + (f" on {where})" if where else ")"), 90))
+            pdf.cell(0, 5.5, latin1(f"Estimated; mean absolute error {mae} against experts"
+                                    + (f" on {measured_on(where)}." if isinstance(where, str) and where else "."),
+                                    100))
         pdf.ln(5.5)
 
 

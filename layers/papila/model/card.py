@@ -19,6 +19,19 @@ REFERRAL = {
 HIGH_CDR = 0.65  # vertical cup-to-disc ratio above which a normal-looking result still suggests review
 
 
+# Where a CDR error was measured (`cdr_error.measured_on`, copied into each result), in words.
+MEASURED_ON = {
+    "cv_drishti_gs1": "Drishti-GS1 photos, cross-validated",
+    "cv_rim_one_unet": "RIM-ONE DL crops, cross-validated",
+    "cv_rim_one": "RIM-ONE DL crops, cross-validated",
+    "drishti_gs1": "Drishti-GS1 photos",
+}
+
+
+def measured_on(key: str) -> str:
+    return MEASURED_ON.get(key, key.replace("_", " "))
+
+
 def card_path(model_path: Path) -> Path:
     return Path(model_path).with_name("model.json")
 
