@@ -4,12 +4,18 @@
     glaucoma/<screening-id>.png            the 224-ready crops the model saw
     normal/<screening-id>.png
     originals/<label>/<screening-id>.<ext> the (metadata-free) original photos
-    labels.csv                             file,label,screening_id,model_version
+    labels.csv                             file,label,screening_id,model_version,subject_id,camera
     metadata.jsonl                         one line per screening: label, feedback, model result
 
 The label is the confirmed feedback only (`feedback.true_label` glaucoma or normal); suspect, unknown
 or no feedback is left out. Photos are named by screening id: no file names, and of the feedback
 metadata the free-text `notes` is left out (it may name a person).
+
+labels.csv has one row per exported crop; `file` is the crop's path inside the export. `subject_id`
+(the feedback's pseudonymous person id: both eyes and repeat photos of one person share it) lets a
+trainer group its folds by person, and `camera` (as the feedback gave it) is the domain for per-domain
+metrics; either is an empty string when the feedback did not give it. A trainer that reads only the
+`glaucoma/` and `normal/` folders ignores the csv.
 
 How it runs, asynchronously and in bounded steps. The API records the export (`queued`) and sends
 `{"papila_export": "<id>"}` to the inference queue; the inference function's worker (`worker.py`)
@@ -58,7 +64,8 @@ DEFAULT_PART_MB = 16
 DEFAULT_STEP_SECONDS = 10.0
 MESSAGE_KEY = "papila_export"
 # Feedback metadata fields an export carries: the contract's metadata less free text.
-EXPORTED_METADATA = ("age", "sex", "eye", "iop_mmhg", "cdr", "family_history", "camera")
+EXPORTED_METADATA = ("subject_id", "age", "sex", "eye", "iop_mmhg", "cdr", "family_history", "camera")
+LABELS_COLUMNS = ("file", "label", "screening_id", "model_version", "subject_id", "camera")
 RESULT_FIELDS = ("probability_glaucoma", "label", "threshold", "model_version", "crop", "inference_ms")
 
 
@@ -376,9 +383,10 @@ class ExportBuilder:
         counts["screenings"] += 1
         counts[label] += 1
         model_version = (screening.get("result") or {}).get("model_version") or ""
+        meta = screening["feedback"].get("metadata") or {}
         return {
             "entries": [e.as_list() for e in entries],
-            "row": [crop_name, label, sid, model_version],
+            "row": [crop_name, label, sid, model_version, _text(meta.get("subject_id")), _text(meta.get("camera"))],
             "meta": metadata_line(screening, label, files),
         }
 
@@ -403,12 +411,13 @@ class ExportBuilder:
         items = [*self._saved_items(record), *current]
         labels = io.StringIO()
         writer = csv.writer(labels, lineterminator="\n")
-        writer.writerow(["file", "label", "screening_id", "model_version"])
+        writer.writerow(LABELS_COLUMNS)
         meta = io.StringIO()
         entries = [Entry(name, 0, 0, offset) for name, offset in _directory_offsets()]
         for item in items:
             entries += [Entry.from_list(e) for e in item["entries"]]
-            writer.writerow(item["row"])
+            row = list(item["row"])  # a part saved by an older step may carry fewer columns
+            writer.writerow(row + [""] * (len(LABELS_COLUMNS) - len(row)))
             meta.write(json.dumps(item["meta"], separators=(",", ":")) + "\n")
         tail = bytearray()
         entries.append(write_entry(tail, "labels.csv", labels.getvalue().encode(), at, dos))
@@ -465,6 +474,10 @@ class ExportBuilder:
 
 
 MISSING = ("NoSuchKey", "404", "NotFound")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def _code(exc: ClientError) -> str:

@@ -431,6 +431,8 @@ def _enum(*values: str) -> dict[str, Any]:
 
 
 def _admin_paths() -> dict[str, Any]:
+    from papila.export import LABELS_COLUMNS
+
     listing = _admin_op("adminListScreenings", "Screenings, newest first, filtered, cursor-paged", {
         "200": _json(_ref("AdminScreeningPage"), "A page of screenings."),
         "400": _error("A bad query parameter (`invalid_request` with `details`) or cursor (`invalid_cursor`)."),
@@ -450,6 +452,11 @@ def _admin_paths() -> dict[str, Any]:
         "400": INVALID,
     }, body="ExportRequest")
     create_export["requestBody"]["required"] = False  # no body: every confirmed-label screening
+    create_export["description"] = (
+        "The zip holds `glaucoma/` and `normal/` (the 224-ready crops), `originals/<label>/`, `labels.csv` with "
+        f"the columns `{','.join(LABELS_COLUMNS)}` (`subject_id` and `camera` from the feedback metadata, empty "
+        "when not given: group training folds by `subject_id`, report metrics per `camera`) and `metadata.jsonl`."
+    )
     return {
         "/api/admin/screenings": {"get": listing},
         "/api/admin/screenings/{id}": {

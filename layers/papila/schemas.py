@@ -8,11 +8,19 @@ The seed-compatible models are lenient: the 2020 client sends what it sends.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from papila.errors import ApiError
 from papila.keys import EXTENSIONS
@@ -84,7 +92,26 @@ class CreateScreening(Strict):
         return extension_of(self.filename)
 
 
+SUBJECT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+
+
+def _subject_id(value: str) -> str:
+    if not re.fullmatch(SUBJECT_ID_PATTERN, value):
+        raise ValueError("must be 1-64 letters, digits, dots, underscores or hyphens (a pseudonym, not a name)")
+    return value
+
+
+# The pattern is checked by the validator (for a message a person can act on) and shown in the schema.
+SubjectId = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={"pattern": SUBJECT_ID_PATTERN}),
+                      AfterValidator(_subject_id)]
+
+
 class FeedbackMetadata(Strict):
+    subject_id: Annotated[SubjectId | None, Field(
+        examples=["hygd-17"],
+        description="pseudonymous id of the person (never a name): both eyes and repeat photos of one person "
+                    "share it, so training folds can be grouped by person; 1-64 of A-Z a-z 0-9 . _ -",
+    )] = None
     age: Annotated[int | None, Field(ge=0, le=120)] = None
     sex: Literal["female", "male", "other"] | None = None
     eye: Literal["left", "right"] | None = None

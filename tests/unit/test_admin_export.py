@@ -157,6 +157,34 @@ def test_an_export_of_labelled_screenings_is_read_back_by_papila_evaluate(admin_
     assert {"auc", "accuracy", "sensitivity", "specificity", "threshold", "model_version", "ms_per_image"} <= set(report)
 
 
+def test_labels_csv_carries_the_subject_and_the_camera_for_grouped_folds_and_domains(admin_api, put, work, aws):
+    both_eyes = [put(created_at=T0 + timedelta(minutes=i), label="glaucoma", true_label="glaucoma",
+                     metadata={"subject_id": "hygd-7", "eye": eye, "camera": "Topcon DRI OCT Triton",
+                               "notes": "Mrs Jones"}) for i, eye in enumerate(("left", "right"))]
+    odd_camera = put(created_at=T0 + timedelta(minutes=5), label="normal", true_label="normal",
+                     metadata={"camera": 'Canon CR-2, "plus"'})
+    bare = put(created_at=T0 + timedelta(minutes=6), label="normal", true_label="normal")
+    export_id = _export(admin_api)
+    work()
+    archive = _zip(aws, export_id)
+    text = archive.read("labels.csv").decode()
+    assert text.splitlines()[0] == "file,label,screening_id,model_version,subject_id,camera"
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["screening_id"], r["subject_id"], r["camera"]) for r in rows] == [
+        (both_eyes[0], "hygd-7", "Topcon DRI OCT Triton"),
+        (both_eyes[1], "hygd-7", "Topcon DRI OCT Triton"),
+        (odd_camera, "", 'Canon CR-2, "plus"'),  # quoted by the csv writer, read back whole
+        (bare, "", ""),
+    ]
+    assert rows[0]["file"] == f"glaucoma/{both_eyes[0]}.png" and rows[0]["label"] == "glaucoma"
+    assert rows[0]["model_version"] == "vgg19-test"
+    lines = {line["id"]: line for line in map(json.loads, archive.read("metadata.jsonl").decode().splitlines())}
+    assert lines[both_eyes[1]]["feedback"]["metadata"] == {"subject_id": "hygd-7", "eye": "right",
+                                                           "camera": "Topcon DRI OCT Triton"}
+    assert lines[bare]["feedback"]["metadata"] == {}
+    assert "Jones" not in text and "Jones" not in archive.read("metadata.jsonl").decode()
+
+
 def test_filters_choose_what_is_exported(admin_api, put, work, aws):
     g_old = put(created_at=T0, label="glaucoma", true_label="glaucoma")
     g_new = put(created_at=T0 + timedelta(days=5), label="normal", true_label="glaucoma", model_version="vgg19-next")
@@ -181,7 +209,7 @@ def test_an_empty_export_is_done_with_empty_folders(admin_api, put, work, aws, t
     assert status["status"] == "done" and status["counts"]["screenings"] == 0
     archive = _zip(aws, export_id)
     assert sorted(archive.namelist()) == ["glaucoma/", "labels.csv", "metadata.jsonl", "normal/"]
-    assert archive.read("labels.csv") == b"file,label,screening_id,model_version\n"
+    assert archive.read("labels.csv") == b"file,label,screening_id,model_version,subject_id,camera\n"
     archive.extractall(tmp_path)
     assert (tmp_path / "glaucoma").is_dir() and (tmp_path / "normal").is_dir()
 

@@ -67,6 +67,8 @@ export interface CreateScreeningRequest {
 export type TrueLabel = 'glaucoma' | 'normal' | 'suspect' | 'unknown';
 
 export interface FeedbackMetadata {
+  /** Pseudonymous id of the person: both eyes and repeat photos share it (1-64 of A-Z a-z 0-9 . _ -). */
+  subject_id?: string;
   age?: number;
   sex?: 'female' | 'male' | 'other';
   eye?: 'left' | 'right';

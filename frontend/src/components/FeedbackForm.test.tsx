@@ -47,6 +47,23 @@ describe('FeedbackForm', () => {
     });
   });
 
+  it('sends the subject pseudonym and marks one with a space', async () => {
+    const { api } = renderWithProviders(<FeedbackForm screeningId="id-1" />);
+    await userEvent.click(screen.getByRole('radio', { name: 'Yes' }));
+    const subject = screen.getByLabelText('Subject / patient pseudonym');
+    await userEvent.type(subject, 'P 017');
+    await userEvent.click(screen.getByRole('button', { name: 'Save answers' }));
+    expect(subject.getAttribute('aria-invalid')).toBe('true');
+    expect(document.activeElement).toBe(subject);
+    expect(api.putFeedback).not.toHaveBeenCalled();
+
+    await userEvent.clear(subject);
+    await userEvent.type(subject, 'P-017');
+    await userEvent.click(screen.getByRole('button', { name: 'Save answers' }));
+    expect(await screen.findByTestId('feedback-saved')).toBeTruthy();
+    expect(api.putFeedback).toHaveBeenCalledWith('id-1', { diagnosis_correct: true, metadata: { subject_id: 'P-017' } });
+  });
+
   it("shows the API's message when saving fails", async () => {
     const api = fakeApi({
       putFeedback: vi.fn(async () => Promise.reject(new ApiError(409, 'not_done', 'Feedback can be given once the screening is done.'))),

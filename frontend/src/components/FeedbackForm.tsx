@@ -20,11 +20,12 @@ interface FeedbackFormProps {
 
 type SaveState = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved' } | { kind: 'failed'; message: string };
 
-const FIELD_ORDER: FeedbackField[] = ['correct', 'trueLabel', 'age', 'sex', 'eye', 'iop', 'cdr', 'familyHistory', 'camera', 'notes'];
+const FIELD_ORDER: FeedbackField[] = ['correct', 'trueLabel', 'subjectId', 'age', 'sex', 'eye', 'iop', 'cdr', 'familyHistory', 'camera', 'notes'];
 /** The element that takes focus for each field when it is wrong. */
 const FIELD_FOCUS_ID: Record<FeedbackField, string> = {
   correct: 'fb-correct-yes',
   trueLabel: 'fb-true-label',
+  subjectId: 'fb-subject-id',
   age: 'fb-age',
   sex: 'fb-sex',
   eye: 'fb-eye',
@@ -130,6 +131,23 @@ export function FeedbackForm({ screeningId, existing }: FeedbackFormProps) {
 
         <fieldset className="clinical">
           <legend>{t('feedback.clinical')}</legend>
+          <div className="field">
+            <label htmlFor="fb-subject-id">{t('feedback.subjectId')}</label>
+            <input
+              id="fb-subject-id"
+              type="text"
+              autoComplete="off"
+              spellCheck={false}
+              value={values.subjectId}
+              onChange={onText('subjectId')}
+              aria-invalid={errors.subjectId ? true : undefined}
+              aria-describedby={describedBy('subjectId', 'fb-subject-id-hint')}
+            />
+            <p id="fb-subject-id-hint" className="hint">
+              {t('feedback.subjectIdHint')}
+            </p>
+            {errorText('subjectId')}
+          </div>
           <div className="field-grid">
             <div className="field">
               <label htmlFor="fb-age">{t('feedback.age')}</label>

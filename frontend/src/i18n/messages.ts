@@ -20,7 +20,7 @@ export const en = {
   'consent.storedPhoto':
     'The photo you send, the square crop around the optic disc and the result are stored to check and improve the model.',
   'consent.storedAnswers':
-    'Any answers you give afterwards (whether the result was right, the diagnosis, age, sex, eye, eye pressure, cup-to-disc ratio, family history, camera and notes) are stored with them.',
+    'Any answers you give afterwards (whether the result was right, the diagnosis, age, sex, eye, eye pressure, cup-to-disc ratio, family history, camera, a pseudonym you choose for the person and notes) are stored with them.',
   'consent.notKept':
     'Papila asks for no name, address or other identity. Please crop out or avoid any text on the photo that could identify a person.',
   'consent.research':
@@ -139,6 +139,9 @@ export const en = {
   'feedback.familyHistory': 'Family history of glaucoma',
   'feedback.familyHistory.yes': 'Yes',
   'feedback.familyHistory.no': 'No',
+  'feedback.subjectId': 'Subject / patient pseudonym',
+  'feedback.subjectIdHint':
+    'Optional. A code you choose for this person, the same for both eyes and repeat photos, e.g. P-017. Never a name or a record number.',
   'feedback.camera': 'Camera',
   'feedback.cameraHint': 'Make and model, e.g. Topcon NW400.',
   'feedback.notes': 'Notes',
@@ -153,6 +156,7 @@ export const en = {
   'feedback.error.iop': 'Eye pressure must be a number from 0 to 80 mmHg.',
   'feedback.error.cdr': 'The cup-to-disc ratio must be a number from 0 to 1, such as 0.6.',
   'feedback.error.camera': 'The camera name can have at most 100 characters.',
+  'feedback.error.subjectId': 'The pseudonym can have up to 64 letters, digits, dots, underscores or hyphens, with no spaces.',
   'feedback.error.notes': 'Notes can have at most 2000 characters.',
   'feedback.charsLeft': '{count} characters left',
 
@@ -407,7 +411,7 @@ export const es: Messages = {
   'consent.storedPhoto':
     'La foto que envíes, el recorte cuadrado alrededor del disco óptico y el resultado se guardan para comprobar y mejorar el modelo.',
   'consent.storedAnswers':
-    'Las respuestas que des después (si el resultado fue correcto, el diagnóstico, edad, sexo, ojo, presión ocular, relación copa/disco, antecedentes familiares, cámara y notas) se guardan con ellos.',
+    'Las respuestas que des después (si el resultado fue correcto, el diagnóstico, edad, sexo, ojo, presión ocular, relación copa/disco, antecedentes familiares, cámara, un seudónimo que elijas para la persona y notas) se guardan con ellos.',
   'consent.notKept':
     'Papila no pide nombre, dirección ni otros datos de identidad. Recorta o evita cualquier texto en la foto que pueda identificar a una persona.',
   'consent.research':
@@ -526,6 +530,9 @@ export const es: Messages = {
   'feedback.familyHistory': 'Antecedentes familiares de glaucoma',
   'feedback.familyHistory.yes': 'Sí',
   'feedback.familyHistory.no': 'No',
+  'feedback.subjectId': 'Seudónimo del sujeto / paciente',
+  'feedback.subjectIdHint':
+    'Opcional. Un código que elijas para esta persona, el mismo para los dos ojos y las fotos repetidas, p. ej. P-017. Nunca un nombre ni un número de historia.',
   'feedback.camera': 'Cámara',
   'feedback.cameraHint': 'Marca y modelo, p. ej. Topcon NW400.',
   'feedback.notes': 'Notas',
@@ -540,6 +547,7 @@ export const es: Messages = {
   'feedback.error.iop': 'La presión ocular debe ser un número de 0 a 80 mmHg.',
   'feedback.error.cdr': 'La relación copa/disco debe ser un número de 0 a 1, como 0,6.',
   'feedback.error.camera': 'El nombre de la cámara puede tener como máximo 100 caracteres.',
+  'feedback.error.subjectId': 'El seudónimo puede tener hasta 64 letras, dígitos, puntos, guiones bajos o guiones, sin espacios.',
   'feedback.error.notes': 'Las notas pueden tener como máximo 2000 caracteres.',
   'feedback.charsLeft': 'Quedan {count} caracteres',
 

@@ -64,6 +64,19 @@ describe('validateFeedback', () => {
     expect(payload.metadata).toMatchObject({ age: 0, iop_mmhg: 80, cdr: 1 });
   });
 
+  it('sends a pseudonymous subject id and refuses one with spaces, other characters or over 64 characters', () => {
+    const good = validateFeedback(form({ correct: 'yes', subjectId: ' hygd-17_a.b ' }));
+    expect(good.errors).toEqual({});
+    expect(good.payload.metadata).toEqual({ subject_id: 'hygd-17_a.b' });
+    expect(validateFeedback(form({ correct: 'yes', subjectId: 'x'.repeat(64) })).errors).toEqual({});
+    for (const subjectId of ['Jane Doe', 'p/17', 'ñandú', 'x'.repeat(65)]) {
+      const { errors, payload } = validateFeedback(form({ correct: 'yes', subjectId }));
+      expect(errors, subjectId).toEqual({ subjectId: 'feedback.error.subjectId' });
+      expect(payload.metadata).toBeUndefined();
+    }
+    expect(feedbackToFormValues({ diagnosis_correct: true, metadata: { subject_id: 'P-017' } }).subjectId).toBe('P-017');
+  });
+
   it('round-trips saved feedback into the form', () => {
     const saved = { diagnosis_correct: null, true_label: 'glaucoma' as const, metadata: { age: 63, family_history: true } };
     const values = feedbackToFormValues(saved);

@@ -5,6 +5,7 @@ import type { MessageKey } from '../i18n/messages';
 export interface FeedbackFormValues {
   correct: '' | 'yes' | 'no' | 'unknown';
   trueLabel: '' | TrueLabel;
+  subjectId: string;
   age: string;
   sex: '' | 'female' | 'male' | 'other';
   eye: '' | 'left' | 'right';
@@ -21,6 +22,7 @@ export type FeedbackErrors = Partial<Record<FeedbackField, MessageKey>>;
 export const EMPTY_FEEDBACK: FeedbackFormValues = {
   correct: '',
   trueLabel: '',
+  subjectId: '',
   age: '',
   sex: '',
   eye: '',
@@ -32,6 +34,8 @@ export const EMPTY_FEEDBACK: FeedbackFormValues = {
 };
 
 export const CAMERA_MAX_CHARS = 100;
+/** The contract's pseudonym: letters, digits, dots, underscores and hyphens only. */
+const SUBJECT_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export const NOTES_MAX_CHARS = 2000;
 
 /** Accepts a decimal comma as well as a point (Spanish users write 0,7). */
@@ -58,6 +62,10 @@ export function validateFeedback(values: FeedbackFormValues): { payload: Feedbac
   else payload.diagnosis_correct = values.correct === 'yes' ? true : values.correct === 'no' ? false : null;
 
   if (values.trueLabel) payload.true_label = values.trueLabel;
+
+  const subjectId = values.subjectId.trim();
+  if (subjectId && !SUBJECT_ID_PATTERN.test(subjectId)) errors.subjectId = 'feedback.error.subjectId';
+  else if (subjectId) metadata.subject_id = subjectId;
 
   if (values.age.trim()) {
     const age = parseWholeNumber(values.age);
@@ -97,6 +105,7 @@ export function feedbackToFormValues(feedback: FeedbackPayload | undefined): Fee
   return {
     correct,
     trueLabel: feedback.true_label ?? '',
+    subjectId: metadata.subject_id ?? '',
     age: metadata.age === undefined ? '' : String(metadata.age),
     sex: metadata.sex ?? '',
     eye: metadata.eye ?? '',
