@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -52,36 +53,229 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+# ---------------------------------------------------------------- evaluate (the served path)
+
+LABEL_NAMES = ("normal", "glaucoma")  # index = label (1 = glaucoma), as papila.model.data.LABELS
+
+
+def _auc(labels: Any, scores: Any) -> float:
     import numpy as np
 
-    from papila.model import metrics, runtime
+    from papila.model.metrics import roc_auc
+
+    labels, scores = np.asarray(labels, bool), np.asarray(scores, np.float64)
+    keep = ~np.isnan(scores)
+    return roc_auc(labels[keep], scores[keep])
+
+
+def screening_metrics(labels: Any, probability: Any, threshold: float, *, network: Any = None,
+                      cdr: Any = None) -> dict[str, Any]:
+    """Screening figures over every image offered, as a user meets them.
+
+    `labels`: 1 glaucoma / 0 normal for each image; `probability`: the served probability, NaN where the
+    served path refused the image (quality gate, no disc found); `network` and `cdr`: the VGG19 alone and
+    the estimated vertical CDR, NaN where refused or missing. AUCs are over graded images (and, for
+    `auc_network` / `auc_cdr`, over those that have that score).
+
+    Refusals count against the screen, never for it: a refused glaucoma photo is a miss (in the
+    sensitivity's denominator, not its numerator), and a refused normal photo is not a correct "normal"
+    call either (in the specificity's denominator, not its numerator): a photo that cannot be graded
+    sends the person back for another photo or an examination, so it is not the reassurance a true
+    negative gives. `sensitivity_graded` / `specificity_graded` are the same rates over graded images only.
+    """
+    import numpy as np
+
+    from papila.model.metrics import sensitivity_at_specificity
+
+    y = np.asarray(labels).astype(bool)
+    p = np.asarray(probability, dtype=np.float64)
+    if y.shape != p.shape:
+        raise ValueError(f"{len(y)} labels but {len(p)} probabilities")
+    nan = np.full(len(y), np.nan)
+    net = nan if network is None else np.asarray(network, dtype=np.float64)
+    est = nan if cdr is None else np.asarray(cdr, dtype=np.float64)
+    graded = ~np.isnan(p)
+    positive = graded & (p >= threshold)
+    negative = graded & (p < threshold)
+
+    def rate(hit: Any, among: Any) -> float:
+        return float(hit[among].mean()) if among.any() else float("nan")
+
+    return {
+        "n": len(y),
+        "done": int(graded.sum()),
+        "refused": {name: int((~graded & (y == bool(k))).sum()) for k, name in enumerate(LABEL_NAMES)},
+        "auc": _auc(y[graded], p[graded]),
+        "auc_network": _auc(y[graded], net[graded]),
+        "auc_cdr": _auc(y[graded], est[graded]),
+        "accuracy": float(((positive & y) | (negative & ~y)).mean()) if len(y) else float("nan"),
+        "sensitivity": rate(positive, y),
+        "specificity": rate(negative, ~y),
+        "sensitivity_graded": rate(positive, y & graded),
+        "specificity_graded": rate(negative, ~y & graded),
+        "sensitivity_at_85_specificity": sensitivity_at_specificity(y[graded], p[graded], 0.85)
+        if (y[graded].any() and (~y[graded]).any()) else float("nan"),
+        "threshold": float(threshold),
+    }
+
+
+def _finite(obj: Any) -> Any:
+    """NaN (an AUC with one class, a rate with no cases) as JSON null, not the non-standard NaN."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _labelled_photos(folder: Path) -> list[dict[str, str]]:
+    """`labels.csv` rows (`file,label`, more columns allowed), with the file checked and the label one of
+    glaucoma|normal."""
+    import csv
+
+    table = folder / "labels.csv"
+    if not table.exists():
+        raise SystemExit(f"no labels.csv in {folder}")
+    with table.open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or not {"file", "label"} <= set(rows[0]):
+        raise SystemExit(f"{table} needs the columns file,label")
+    for line, row in enumerate(rows, start=2):
+        row["label"] = (row["label"] or "").strip().lower()
+        if row["label"] not in LABEL_NAMES:
+            raise SystemExit(f"{table}:{line}: label must be glaucoma or normal, not {row['label']!r}")
+        if not (folder / row["file"]).is_file():
+            raise SystemExit(f"{table}:{line}: no file {row['file']}")
+    return rows
+
+
+def _whole_square(data: bytes) -> dict[str, int]:
+    """A crop offered as the user's square: the whole image (the longer side, clamped by the pipeline)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return {"x": 0, "y": 0, "size": max(im.size)}
+
+
+def _served(items: list[tuple[Path, str, int, bool]], model: Any, card: dict[str, Any]
+            ) -> tuple[list[dict[str, Any]], float]:
+    """Each image through `papila.pipeline.screen_image`, exactly as the inference function runs it:
+    (path, name to report, label, whole) with `whole` = offer the whole image as the user's square, else
+    let the pipeline locate the disc."""
+    from papila import pipeline
+
+    outcomes, elapsed = [], 0.0
+    for path, name, label, whole in items:
+        data = path.read_bytes()
+        square = _whole_square(data) if whole else None
+        t0 = time.perf_counter()
+        try:
+            outcome = pipeline.screen_image(data, square, model, card)
+        except Exception as exc:
+            raise RuntimeError(f"{path}: {exc}") from exc
+        elapsed += time.perf_counter() - t0
+        row: dict[str, Any] = {"file": name, "label": LABEL_NAMES[label], "status": "done", "code": None,
+                               "probability_glaucoma": None, "probability_network": None, "cdr": None}
+        if isinstance(outcome, pipeline.Rejected):
+            row.update(status="rejected", code=outcome.code)
+        else:
+            r = outcome.result
+            row.update(probability_glaucoma=r["probability_glaucoma"], probability_network=r.get("probability_network"),
+                       cdr=(r.get("cdr") or {}).get("vertical"))
+        outcomes.append(row)
+    return outcomes, elapsed
+
+
+def _figures(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    import numpy as np
+
+    def column(name: str) -> Any:
+        return np.array([np.nan if r[name] is None else float(r[name]) for r in rows], dtype=np.float64)
+
+    out = screening_metrics([r["label"] == "glaucoma" for r in rows], column("probability_glaucoma"), threshold,
+                            network=column("probability_network"), cdr=column("cdr"))
+    codes: dict[str, int] = {}
+    for r in rows:
+        if r["code"]:
+            codes[r["code"]] = codes.get(r["code"], 0) + 1
+    out["refused_codes"] = dict(sorted(codes.items()))
+    return out
+
+
+def _write_predictions(path: Path, rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    fields = list(rows[0]) if rows else ["file", "label", "status"]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _master_path(model_path: Path, card: dict[str, Any]) -> Path:
+    master = card.get("files", {}).get("master")
+    if not master:  # an older card: the release's default name (importing it loads TensorFlow)
+        from papila.model.release import MASTER_NAME
+
+        master = MASTER_NAME
+    return model_path.with_name(master)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Runs every image through the served code path (`papila.pipeline.screen_image`: decode, quality gate,
+    disc location or the given square, model) and prints the screening figures over all of them."""
+    from papila.model import runtime
     from papila.model.card import load_card
-    from papila.model.data import list_samples, load_rgb
-    from papila.model.release import MASTER_NAME
 
     model_path = Path(args.model) if args.model else Settings.from_env().model_path
     card = load_card(model_path)
-    samples = list_samples(args.data)
-    labels = np.array([s.label for s in samples])
+    threshold = float(card["threshold"])
+    groups: list[str | None]
+    if args.photos:
+        folder = Path(args.photos)
+        table = _labelled_photos(folder)
+        if args.by and args.by not in table[0]:
+            raise SystemExit(f"labels.csv has no column {args.by!r}")
+        # Full photos: no square given, so the pipeline locates the disc itself.
+        items = [(folder / r["file"], r["file"], LABEL_NAMES.index(r["label"]), False) for r in table]
+        groups = [(r.get(args.by) or "").strip() or "(blank)" for r in table] if args.by else [None] * len(table)
+    else:
+        from papila.model.data import list_samples
+
+        if args.by:
+            raise SystemExit("--by needs --photos (a labels.csv to read the column from)")
+        # Disc crops: each is offered as the user's square (the whole crop).
+        items = [(s.path, str(s.path.relative_to(args.data)), s.label, True) for s in list_samples(args.data)]
+        groups = [None] * len(items)
+
     runtimes = ["litert", "keras"] if args.runtime == "both" else [args.runtime]
     report: dict[str, Any] = {}
     for name in runtimes:
-        path = model_path if name == "litert" else model_path.with_name(card.get("files", {}).get("master", MASTER_NAME))
-        model = runtime.load(path)
-        scores, elapsed = [], 0.0
-        for s in samples:
-            x = load_rgb(s.path, model.input_size).astype(np.float32)[None]
-            t0 = time.perf_counter()
-            scores.append(model.predict(x)[0].probability_glaucoma)
-            elapsed += time.perf_counter() - t0
-        out = metrics.summary(labels, np.array(scores), float(card["threshold"]))
-        out.update(model_version=card["model_version"], ms_per_image=round(1000 * elapsed / len(samples), 2))
+        path = model_path if name == "litert" else _master_path(model_path, card)
+        rows, elapsed = _served(items, runtime.load(path), card)
+        out = _figures(rows, threshold)
+        out.update(model_version=card["model_version"], ms_per_image=round(1000 * elapsed / max(len(rows), 1), 2))
+        if args.by:
+            out["by"] = {}
+            for value in sorted({g for g in groups if g is not None}):
+                part = [r for r, g in zip(rows, groups, strict=True) if g == value]
+                figures = _figures(part, threshold)
+                figures.pop("threshold")
+                out["by"][value] = figures
         if name != "litert":
             out["runtime"] = name
         report[name] = out
+        if args.predictions and name == runtimes[0]:
+            for r, g in zip(rows, groups, strict=True):
+                if args.by:
+                    r[args.by] = g
+            _write_predictions(Path(args.predictions), rows)
     result = report[runtimes[0]] if len(runtimes) == 1 else {**report["litert"], "runtimes": report}
-    _print(result, args.json)
+    _print(_finite(result), args.json)
     return 0
 
 
@@ -126,10 +320,17 @@ def _screen_local(file: Path, crop: dict[str, int] | None) -> dict[str, Any]:
         _MODEL = runtime.load(settings.model_path)
     outcome = pipeline.screen_image(file.read_bytes(), crop, _MODEL, model_card.load_card(settings.model_path))
     if isinstance(outcome, pipeline.Rejected):
-        return {"status": "rejected", "probability_glaucoma": None, "label": None, "crop": None,
-                "error": {"code": outcome.code, "message": outcome.message}}
-    r = outcome.result
-    return {"status": "done", "probability_glaucoma": r["probability_glaucoma"], "label": r["label"], "crop": r["crop"]}
+        return {"status": "rejected", "probability_glaucoma": None, "label": None, "crop": None, "cdr": None,
+                "probability_network": None, "error": {"code": outcome.code, "message": outcome.message}}
+    return {"status": "done", **_graded(outcome.result)}
+
+
+def _graded(result: dict[str, Any]) -> dict[str, Any]:
+    """What `screen` prints of a result: the served probability and label, the crop, the estimated vertical
+    cup-to-disc ratio and the VGG19's own probability (null where the model has none)."""
+    return {"probability_glaucoma": result.get("probability_glaucoma"), "label": result.get("label"),
+            "crop": result.get("crop"), "cdr": (result.get("cdr") or {}).get("vertical"),
+            "probability_network": result.get("probability_network")}
 
 
 _MODEL: Any = None
@@ -161,8 +362,7 @@ def _screen_api(file: Path, crop: dict[str, int] | None, api: str, timeout: floa
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
     result = screening.get("result") or {}
-    out = {"id": screening["id"], "status": screening["status"], "probability_glaucoma": result.get("probability_glaucoma"),
-           "label": result.get("label"), "crop": result.get("crop")}
+    out = {"id": screening["id"], "status": screening["status"], **_graded(result)}
     if "error" in screening:
         out["error"] = screening["error"]
     return out
@@ -205,8 +405,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="keep the trained network (OUT/.train) and retrain only the disc/cup U-Net and combination")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="metrics on a folder of disc crops (glaucoma/, normal/)")
-    p.add_argument("--data", required=True)
+    p = sub.add_parser("evaluate", help="screening figures through the served path, on disc crops or full photos",
+                       description="Every image goes through the served path (quality gate, disc check, model). "
+                                   "AUCs are over graded images; sensitivity and specificity count refused "
+                                   "photos against the screen (a refused glaucoma photo is a miss, a refused "
+                                   "normal photo is not a correct normal call).")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="folder with glaucoma/ and normal/ disc crops (each offered as the user's square)")
+    source.add_argument("--photos", help="folder with labels.csv (file,label[,more columns]) and full photos "
+                                         "(the disc is located as for an upload without a square)")
+    p.add_argument("--by", help="with --photos: also break the figures down by this labels.csv column (e.g. camera)")
+    p.add_argument("--predictions", help="write one CSV row per image (status, refusal code, probabilities, CDR)")
     p.add_argument("--model", help="serving model (default MODEL_PATH)")
     p.add_argument("--runtime", choices=["litert", "keras", "both"], default="litert")
     p.add_argument("--json", action="store_true")
