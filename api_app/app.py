@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, CORSConfig, Response
-from papila import admin, auth
+from papila import admin, auth, modelfiles
 from papila import service as svc
 from papila.errors import reply_for_exception, reshape_framework_error
 
@@ -119,6 +119,11 @@ def health() -> svc.Reply:
 @route("/api/model")
 def model() -> svc.Reply:
     return svc.service().model()
+
+
+@route("/api/model/plots/{name}")
+def model_plot(name: str) -> svc.Reply:
+    return svc.Reply(200, *modelfiles.plot_png(name))
 
 
 @route("/api/openapi.json")

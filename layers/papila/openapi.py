@@ -244,9 +244,22 @@ def _paths() -> dict[str, Any]:
         },
         "/api/model": {
             "get": _op("model", "The model card summary: version, input size, threshold, metrics", {
-                "200": _json({"type": "object"}, "Model summary."),
+                "200": _json({"type": "object"}, "Model summary (`plots`: key -> PNG file name, served "
+                                                 "at /api/model/plots/{name})."),
                 "503": _error("No trained model installed (`model_unavailable`)."),
             }, tags=("service",)),
+        },
+        "/api/model/plots/{name}": {
+            "get": {**_op("modelPlot", "A plot the model card lists (ROC curves, calibration, CDR vs experts)", {
+                "200": {"description": "The PNG.",
+                        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                "404": _error("Not a plot the model card lists (`not_found`)."),
+                "503": _error("No trained model installed (`model_unavailable`)."),
+            }, tags=("service",)), "parameters": [{
+                "name": "name", "in": "path", "required": True,
+                "description": "A file name from the card's `plots`, e.g. `roc.png`.",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*\\.png$"},
+            }]},
         },
         "/api/openapi.json": {
             "get": _op("openapi", "This document", {"200": _json({"type": "object"}, "OpenAPI 3.1.")},

@@ -1,6 +1,7 @@
-import { screen } from '@testing-library/react';
+import { fireEvent, screen } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../api/client';
+import { LANGUAGE_STORAGE_KEY } from '../i18n/I18nContext';
 import { fakeApi } from '../test/fakeApi';
 import { renderWithProviders } from '../test/render';
 import { AboutPage } from './AboutPage';
@@ -72,6 +73,51 @@ describe('AboutPage', () => {
     renderWithProviders(<AboutPage />, api);
     expect(await screen.findByText('0.800')).toBeTruthy();
     expect(screen.getByText('90.0%')).toBeTruthy();
+  });
+
+  it('shows the plots the model card lists, served by the API, with words for each', async () => {
+    const api = fakeApi({
+      getModelInfo: vi.fn(async () => ({
+        model_version: 'm2',
+        metrics: { cv: { auc: 0.93 } },
+        training_data: { n: 311 },
+        plots: { roc: 'roc.png', calibration: 'calibration.png', cdr: 'cdr scatter.png', extra: 'extra.png', bad: '../x.txt' },
+      })),
+    });
+    renderWithProviders(<AboutPage />, api);
+    const section = await screen.findByTestId('model-plots');
+    const images = Array.from(section.querySelectorAll('img'));
+    expect(images.map((img) => img.getAttribute('src'))).toEqual([
+      'http://api.test/api/model/plots/roc.png',
+      'http://api.test/api/model/plots/calibration.png',
+      'http://api.test/api/model/plots/extra.png',
+    ]);
+    expect(screen.getByRole('img', { name: /^ROC curves/ })).toBeTruthy();
+    expect(screen.getByRole('img', { name: /^Calibration plot/ })).toBeTruthy();
+    expect(screen.getByRole('img', { name: 'Model card plot: extra' })).toBeTruthy();
+    // File names are not listed among the card's details.
+    const details = screen.getByTestId('model-details');
+    expect(details.querySelector('[data-field="training_data.n"]')).toBeTruthy();
+    expect(details.querySelector('[data-field^="plots"]')).toBeNull();
+  });
+
+  it('describes the plots in Spanish too', async () => {
+    localStorage.setItem(LANGUAGE_STORAGE_KEY, 'es');
+    try {
+      const api = fakeApi({ getModelInfo: vi.fn(async () => ({ metrics: { auc: 0.9 }, plots: { cdr_scatter: 'cdr.png' } })) });
+      renderWithProviders(<AboutPage />, api);
+      expect(await screen.findByRole('img', { name: /^Gráfico de dispersión de la relación copa\/disco/ })).toBeTruthy();
+    } finally {
+      localStorage.removeItem(LANGUAGE_STORAGE_KEY);
+    }
+  });
+
+  it('drops a plot that fails to load', async () => {
+    const api = fakeApi({ getModelInfo: vi.fn(async () => ({ metrics: { auc: 0.9 }, plots: { roc: 'roc.png' } })) });
+    renderWithProviders(<AboutPage />, api);
+    const img = await screen.findByRole('img', { name: /^ROC curves/ });
+    fireEvent.error(img);
+    expect(screen.queryByRole('img', { name: /^ROC curves/ })).toBeNull();
   });
 
   it('says so when the card cannot be loaded', async () => {

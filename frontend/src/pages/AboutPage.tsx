@@ -34,6 +34,39 @@ function FactList({ facts, testId }: { facts: ModelFact[]; testId: string }) {
   );
 }
 
+/** The card's plots as GET /api/model lists them (`plots`: key -> PNG file name); anything else is ignored. */
+function plotsOf(info: ModelInfo): [string, string][] {
+  const plots = info.plots;
+  if (!plots || typeof plots !== 'object' || Array.isArray(plots)) return [];
+  return Object.entries(plots as Record<string, unknown>).filter(
+    (entry): entry is [string, string] => typeof entry[1] === 'string' && /^[\w.-]+\.png$/i.test(entry[1]),
+  );
+}
+
+/** Words for a plot, by the kind its key names (roc…, calibration…, cdr…), else its own name. */
+function plotAlt(t: Translate, key: string): string {
+  const kind = /^roc/i.test(key) ? 'roc' : /^calib|reliab/i.test(key) ? 'calibration' : /cdr/i.test(key) ? 'cdr' : null;
+  return kind ? t(`about.plot.${kind}` as MessageKey) : t('about.plot.other', { name: key });
+}
+
+function PlotFigure({ name, src, alt }: { name: string; src: string; alt: string }) {
+  const [failed, setFailed] = useState(false);
+  if (failed) return null;
+  return (
+    <figure className="model-plot" data-plot={name}>
+      <img
+        src={src}
+        alt={alt}
+        width={600}
+        height={450}
+        loading="lazy"
+        style={{ maxWidth: '100%', height: 'auto' }}
+        onError={() => setFailed(true)}
+      />
+    </figure>
+  );
+}
+
 export function AboutPage() {
   const { t } = useI18n();
   const api = useApi();
@@ -50,8 +83,11 @@ export function AboutPage() {
     };
   }, [api]);
 
-  const facts: ModelFact[] = card.kind === 'loaded' ? modelFacts(card.info) : [];
-  const details: ModelFact[] = card.kind === 'loaded' ? modelDetails(card.info) : [];
+  // The plots are pictures, not facts: listed below as images, not as file names among the details.
+  const info: ModelInfo | null = card.kind === 'loaded' ? { ...card.info, plots: undefined } : null;
+  const plots = card.kind === 'loaded' ? plotsOf(card.info) : [];
+  const facts: ModelFact[] = info ? modelFacts(info) : [];
+  const details: ModelFact[] = info ? modelDetails(info) : [];
   const limits = card.kind === 'loaded' ? limitLines(card.info.limits) : [];
 
   return (
@@ -78,6 +114,21 @@ export function AboutPage() {
           </>
         )}
       </section>
+
+      {plots.length > 0 && (
+        <section aria-labelledby="about-plots" data-testid="model-plots">
+          <h2 id="about-plots">{t('about.plotsTitle')}</h2>
+          <p>{t('about.plotsIntro')}</p>
+          {plots.map(([key, file]) => (
+            <PlotFigure
+              key={key}
+              name={key}
+              src={api.resolve(`/api/model/plots/${encodeURIComponent(file)}`)}
+              alt={plotAlt(t, key)}
+            />
+          ))}
+        </section>
+      )}
 
       <section aria-labelledby="about-limits">
         <h2 id="about-limits">{t('about.limitsTitle')}</h2>

@@ -48,7 +48,7 @@ def model_summary() -> dict[str, Any]:
     """What GET /api/model serves."""
     card = load_card()
     keys = ("model_version", "architecture", "input_size", "runtime", "threshold", "threshold_rule", "metrics",
-            "reference", "training_data", "licence", "intended_use", "limits", "trained_at")
+            "reference", "training_data", "licence", "intended_use", "limits", "trained_at", "plots")
     return {k: card[k] for k in keys if k in card}
 
 
