@@ -34,21 +34,28 @@ def _disc_centres(value: str | None) -> Path | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from papila.model.release import release
+    """Three stages, each resumable: the disc/cup U-Net (it cuts what the VGG19 sees, so it comes first;
+    kept when OUT already has one, unless --refit-segmenter), the VGG19's person-grouped CV and final fit,
+    then the release (out-of-fold CDRs, the combination, the threshold, the card and its plots)."""
+    from papila.model.data import list_samples
+    from papila.model.release import DISC_CUP_NAME, fit_segmenter, release
     from papila.model.train import TrainConfig, train
 
-    if args.disc_cup_only:
-        from papila.model.release import refit_disc_cup
-
-        card = refit_disc_cup(args.out, args.data, seg_epochs=args.seg_epochs, seg_folds=args.seg_folds,
-                              disc_centres=_disc_centres(args.disc_centres))
-    else:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    centres = _disc_centres(args.disc_centres)
+    if not args.release_only:
+        if args.refit_segmenter or not (out / DISC_CUP_NAME).exists():
+            samples = [s for d in args.data for s in list_samples(d)]
+            fit_segmenter(out, samples, epochs=args.seg_epochs, seed=args.seed, disc_centres=centres)
         cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, folds=args.folds, size=args.size,
-                          batch=args.batch, seed=args.seed, init=args.init)
+                          batch=args.batch, seed=args.seed, init=args.init, segmenter=str(out / DISC_CUP_NAME))
         train(cfg)
-        card = release(args.out, args.data, compare_folds=args.folds > 1, seg_epochs=args.seg_epochs,
-                       seg_folds=args.seg_folds, disc_centres=_disc_centres(args.disc_centres))
-    _print({"model_version": card["model_version"], "cv_auc": card["metrics"]["cv"].get("auc"),
+    if args.no_release:
+        return 0
+    card = release(args.out, args.data, compare_folds=args.folds > 1, seg_epochs=args.seg_epochs,
+                   disc_centres=centres, target_specificity=args.target_specificity)
+    _print({"model_version": card["model_version"], "cv_auc": card["metrics"].get("cv", {}).get("auc"),
             "threshold": card["threshold"], "out": args.out}, True)
     return 0
 
@@ -398,11 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20201)
     p.add_argument("--seg-epochs", type=int, default=40, help="epochs of the disc/cup U-Net (needs masks)")
     p.add_argument("--init", help="start from these master weights (.npz), e.g. weights/papila_vgg19_master.npz")
-    p.add_argument("--seg-folds", type=int, default=4, help="CV folds of the disc/cup U-Net")
     p.add_argument("--disc-centres", help="folder with discs.json and photos (Drishti-GS1 layout) the U-Net also "
                                           "learns from; default the shared Drishti-GS1 set when present; 'none'")
-    p.add_argument("--disc-cup-only", action="store_true",
-                   help="keep the trained network (OUT/.train) and retrain only the disc/cup U-Net and combination")
+    p.add_argument("--refit-segmenter", action="store_true",
+                   help="retrain the served disc/cup U-Net first even when OUT has one (it cuts the training crops)")
+    p.add_argument("--target-specificity", type=float, default=0.80,
+                   help="the threshold rule: lowest threshold with this pooled out-of-fold specificity")
+    p.add_argument("--no-release", action="store_true", help="train only (checkpoints in OUT/.train)")
+    p.add_argument("--release-only", action="store_true", help="release a finished training run in OUT/.train")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="screening figures through the served path, on disc crops or full photos",

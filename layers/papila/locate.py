@@ -69,12 +69,19 @@ def _normalise(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def locate(image: Image.Image) -> LocateResult:
+    """The single most likely disc position (the first of `candidates`)."""
+    return candidates(image, 1)[0]
+
+
+def candidates(image: Image.Image, count: int = 8) -> list[LocateResult]:
+    """Up to `count` disc positions, best first, at least 1.2 expected disc diameters apart. The best peak
+    is wrong on some real photos (a bright rim reflection, a white lesion beside the disc), so the
+    pipeline verifies each square with the disc/cup segmenter and keeps the first that holds a disc."""
     small, scale = downscale(image.convert("RGB"), WORK_SIZE)
     rgb = np.asarray(small, np.float32)
     fov = field_of_view(rgb)
-    fov_frac = float(fov.mean())
     h, w = fov.shape
-    if fov_frac < 0.05:
+    if fov.mean() < 0.05:
         fov = np.ones_like(fov)
     # Field diameter from its area (robust to fields cut by the frame's top and bottom).
     ys, xs = np.nonzero(fov)
@@ -98,14 +105,21 @@ def locate(image: Image.Image) -> LocateResult:
 
     score = brightness + 0.5 * density
     score = _blur(score, disc_d / 6) * inner
-    cy, cx = np.unravel_index(int(np.argmax(score)), score.shape)
-    peak = float(score[cy, cx])
     # Confidence: peak height over the field's typical score, squashed to 0..1.
     typical = float(np.percentile(score[inner], 90)) if inner.any() else 0.0
-    confidence = float(np.clip((peak - typical) / (peak + 1e-6) * 2.0, 0.0, 1.0))
-
     side = disc_d * CROP_PER_DISC * scale
-    centre = (float(cx + 0.5) * scale, float(cy + 0.5) * scale)
-    crop = Crop(round(centre[0] - side / 2), round(centre[1] - side / 2), round(side))
-    del h, w, fov_frac
-    return LocateResult(crop=crop, confidence=round(confidence, 3), center=centre, disc_diameter=disc_d * scale)
+    yy, xx = np.mgrid[0:h, 0:w]
+    found: list[LocateResult] = []
+    remaining = score.copy()
+    for _ in range(count):
+        cy, cx = np.unravel_index(int(np.argmax(remaining)), remaining.shape)
+        peak = float(remaining[cy, cx])
+        if found and peak <= typical:
+            break
+        confidence = float(np.clip((peak - typical) / (peak + 1e-6) * 2.0, 0.0, 1.0))
+        centre = (float(cx + 0.5) * scale, float(cy + 0.5) * scale)
+        crop = Crop(round(centre[0] - side / 2), round(centre[1] - side / 2), round(side))
+        found.append(LocateResult(crop=crop, confidence=round(confidence, 3), center=centre,
+                                  disc_diameter=disc_d * scale))
+        remaining[(yy - cy) ** 2 + (xx - cx) ** 2 < (1.2 * disc_d) ** 2] = 0.0  # non-maximum suppression
+    return found

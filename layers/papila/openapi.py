@@ -90,6 +90,14 @@ RESULT = {
         "model_version": {"type": "string"},
         "crop": CROP_OUT,
         "inference_ms": {"type": "number"},
+        "probability_network": {"type": "number", "minimum": 0, "maximum": 1,
+                                "description": "the VGG19 alone, before it is combined with the CDR"},
+        "cdr": {"type": "object", "description": "estimated vertical cup-to-disc ratio and its measured error",
+                "properties": {"vertical": {"type": ["number", "null"]}, "mae_vs_experts": {"type": ["number", "null"]},
+                               "measured_on": {"type": "string"}}},
+        "disc": {"type": "object", "description": "the optic disc the segmenter verified, in original pixels: "
+                                                  "centre, height, width, confidence",
+                 "properties": {k: {"type": "number"} for k in ("x", "y", "height", "width", "confidence")}},
     },
 }
 ERROR = {

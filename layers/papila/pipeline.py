@@ -1,5 +1,6 @@
 """One screening, from image bytes to a result (no AWS, no database): decode -> quality gate ->
-user crop or located disc -> 224 crop -> model -> heat map."""
+disc candidates (the user's square, or the locator's peaks) -> the disc verified by the segmenter ->
+a square of one anatomical scale around it -> focus check -> model -> heat map."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from papila import disc as discs
 from papila import heatmap, imaging, quality
-from papila.locate import locate
+from papila.locate import candidates, locate
 from papila.model import card as model_card
 
 MIN_LOCATE_CONFIDENCE = 0.15
@@ -18,6 +20,7 @@ MIN_LOCATE_CONFIDENCE = 0.15
 
 class Model(Protocol):
     input_size: int
+    segmenter: discs.Segmenter | None  # verifies the disc; a network alone grades the square as it is
 
     def predict(self, batch: np.ndarray) -> list[Any]: ...
 
@@ -35,6 +38,33 @@ class Rejected:
     message: str
 
 
+NO_DISC_AUTO = ("No optic disc was found in the photo; draw a square around the disc by hand "
+                "(\"Analyse this crop\") or retake the photo with the disc in view.")
+NO_DISC_USER = ("No optic disc was found in the square you chose; draw the square around the optic disc (the bright "
+                "round spot where the vessels meet) and try again.")
+
+
+def disc_crop(image: imaging.Image.Image, crop_request: dict[str, int] | None,
+              segmenter: discs.Segmenter | None) -> tuple[imaging.Crop, str, discs.Disc | None] | Rejected:
+    """The square the models see, where it came from, and the verified disc; or why there is none."""
+    user = imaging.clamp_crop(imaging.Crop(**crop_request), image.width, image.height) if crop_request else None
+    if segmenter is None:  # a network without a segmenter: the square as given or located
+        if user:
+            return user, "user", None
+        found = locate(image)
+        if found.confidence < MIN_LOCATE_CONFIDENCE:
+            return Rejected("disc_not_found", NO_DISC_AUTO)
+        return found.crop, "auto", None
+    if user:
+        disc = discs.verified_disc(image, discs.user_squares(user), segmenter)
+    else:
+        found = candidates(image)
+        disc = discs.verified_disc(image, [c.crop for c in found], segmenter, expected=found[0].disc_diameter)
+    if disc is None:
+        return Rejected("disc_not_found", NO_DISC_USER if user else NO_DISC_AUTO)
+    return discs.normalised_crop(disc), "user" if user else "auto", disc
+
+
 def screen_image(data: bytes, crop_request: dict[str, int] | None, model: Model, card: dict[str, Any]) -> Screened | Rejected:
     try:
         image = imaging.decode(data)
@@ -44,14 +74,10 @@ def screen_image(data: bytes, crop_request: dict[str, int] | None, model: Model,
     if problem:
         return Rejected(problem.code, problem.message)
 
-    if crop_request:
-        crop = imaging.clamp_crop(imaging.Crop(**crop_request), image.width, image.height)
-        source = "user"
-    else:
-        found = locate(image)
-        if found.confidence < MIN_LOCATE_CONFIDENCE:
-            return Rejected("disc_not_found", "The optic disc could not be found; crop around it by hand or retake the photo with the disc in view.")
-        crop, source = found.crop, "auto"
+    outcome = disc_crop(image, crop_request, getattr(model, "segmenter", None))
+    if isinstance(outcome, Rejected):
+        return outcome
+    crop, source, disc = outcome
 
     crop_image = imaging.square_crop(image, crop)
     problem = quality.check_crop(crop_image)
@@ -73,6 +99,7 @@ def screen_image(data: bytes, crop_request: dict[str, int] | None, model: Model,
         "referral": model_card.referral(label, prediction.cdr),
         "model_version": card["model_version"],
         "crop": {**crop.as_dict(), "source": source},
+        **({"disc": disc.as_dict()} if disc else {}),
         "inference_ms": round(inference_ms, 1),
     }
     if prediction.probability_network is not None:

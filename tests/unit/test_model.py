@@ -3,7 +3,6 @@ committed serving model against its full-precision master."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -64,8 +63,7 @@ def trained(tmp_path_factory):
     photos = _photos_with_disc_centres(tmp_path_factory.mktemp("photos"))
     out = tmp_path_factory.mktemp("weights")
     assert papila(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--folds", "2",
-                   "--size", "32", "--batch", "4", "--seg-epochs", "1", "--seg-folds", "2",
-                   "--disc-centres", str(photos)]) == 0
+                   "--size", "32", "--batch", "4", "--seg-epochs", "1", "--disc-centres", str(photos)]) == 0
     return data, out, photos
 
 
@@ -75,42 +73,58 @@ def test_train_writes_a_loadable_model_and_its_card(trained):
     assert (out / SERVING_NAME).stat().st_size > 0 and (out / MASTER_NAME).stat().st_size > 0
     assert card["input_size"] == 32 and 0 <= card["threshold"] <= 1
     assert card["model_version"].startswith("vgg19bn-")
-    assert {"auc", "sensitivity_at_85_specificity"} <= set(card["metrics"]["cv"])
+    assert {"auc", "auc_network", "auc_cdr", "sensitivity", "specificity"} <= set(card["metrics"]["cv"])
     assert "research and educational use only" in (out / "MODEL_CARD.md").read_text()
+    # Per-domain figures (here one folder, one domain) and the combination fitted on out-of-fold predictions.
+    assert card["metrics"]["by_domain"][_data.name]["n"] == 12
+    assert set(card["combination"]["weights"]) == {"w_logit", "w_cdr", "bias"}
     # The U-Net also learned from the photos, and its CDR error on them is measured out of fold, as served.
-    assert card["metrics"]["cdr"]["cv_drishti_gs1"]["n"] + card["metrics"]["cdr"]["cv_drishti_gs1"]["missing"] == 4
+    photos_cv = card["metrics"]["cdr"]["cv_drishti_gs1"]
+    assert photos_cv["n"] + photos_cv["missing"] == 4
     assert card["cdr_error"]["measured_on"] == "cv_drishti_gs1"
     assert card["disc_cup_training_data"]["photos"] == 4 and card["files"]["disc_cup"] == DISC_CUP_NAME
 
 
-def test_retraining_the_disc_cup_stage_keeps_the_network(trained, tmp_path):
-    data, out, photos = trained
-    for name in (".train", SERVING_NAME, MASTER_NAME, "model.json"):
-        src = out / name
-        if src.is_dir():
-            (tmp_path / name).mkdir()
-            (tmp_path / name / "cv.json").write_bytes((src / "cv.json").read_bytes())
-        else:
-            (tmp_path / name).write_bytes(src.read_bytes())
-    before = json.loads((out / "model.json").read_text())
-    assert papila(["train", "--data", str(data), "--out", str(tmp_path), "--disc-cup-only", "--seg-epochs", "1",
-                   "--seg-folds", "2", "--disc-centres", str(photos), "--seed", "1"]) == 0
-    after = json.loads((tmp_path / "model.json").read_text())
-    assert (tmp_path / SERVING_NAME).read_bytes() == (out / SERVING_NAME).read_bytes()
-    assert (tmp_path / DISC_CUP_NAME).stat().st_size > 0
-    assert after["metrics"]["cv_network_only"] == before["metrics"]["cv_network_only"]
-    assert after["architecture"] == before["architecture"]  # described once, not appended again
-    # The version names the served bytes: the same network with a new segmenter is a new version.
-    digest = hashlib.sha256((tmp_path / SERVING_NAME).read_bytes() + (tmp_path / DISC_CUP_NAME).read_bytes())
-    assert after["model_version"].endswith(digest.hexdigest()[:8])
+def test_folds_never_split_a_person(tmp_path):
+    from papila.model import prepare
+    from papila.model.data import Sample
+
+    samples = [Sample(tmp_path / f"{i}.png", i % 2, group=f"p{i // 4}") for i in range(40)]
+    for tr, va in prepare.folds(samples, 3, seed=1):
+        assert not {samples[i].group for i in tr} & {samples[i].group for i in va}
 
 
-def test_disc_cup_only_refuses_other_images_than_the_networks(trained, tmp_path):
-    _data, out, photos = trained
-    other = _tiny_dataset(tmp_path / "other", per_class=5)
-    with pytest.raises(ValueError, match="same order"):
-        papila(["train", "--data", str(other), "--out", str(out), "--disc-cup-only", "--seg-epochs", "1",
-                "--disc-centres", str(photos)])
+def test_an_export_folder_gives_people_and_cameras(tmp_path):
+    from papila.model.data import list_samples
+
+    for label in ("glaucoma", "normal"):
+        (tmp_path / label).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / label / f"{label}-id.png")
+    (tmp_path / "labels.csv").write_text("file,label,screening_id,model_version,subject_id,camera\n"
+                                         "glaucoma/glaucoma-id.png,glaucoma,s1,v,hygd-7,Topcon\n"
+                                         "normal/normal-id.png,normal,s2,v,,\n")
+    glaucoma, normal = sorted(list_samples(tmp_path), key=lambda s: -s.label)
+    assert (glaucoma.group, glaucoma.domain, glaucoma.normalised) == ("hygd-7", "Topcon", True)
+    assert normal.group == "s2" and normal.domain == tmp_path.name  # no subject: the screening is its own person
+
+
+def test_expert_crops_include_squares_with_no_disc(tmp_path):
+    """The segmenter verifies discs in the pipeline: it learns from squares that hold none (empty masks)."""
+    photos = _photos_with_disc_centres(tmp_path)
+    images, masks, photo = expert_crops(photos, 64, disc_fractions=(0.75,), negatives=2)
+    assert len(images) == 4 * 3 and photo.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    positives, negatives = masks[0::3], np.concatenate([masks[1::3], masks[2::3]])
+    assert all(m[..., 0].any() for m in positives) and not negatives.any()
+    # No negative square reaches the disc (the circle of the experts' diameter).
+    from papila.model.cdr import _negative_squares
+
+    photo0 = Image.open(photos / "images" / "p0.jpg").convert("RGB")
+    centre, d = (330.0, 190.0), 0.45 * 400 * 2 / 6
+    squares = _negative_squares(photo0, centre, d, 20, np.random.default_rng(1))
+    assert len(squares) == 20
+    for c in squares:
+        nearest = (np.clip(centre[0], c.x, c.x + c.size), np.clip(centre[1], c.y, c.y + c.size))
+        assert np.hypot(nearest[0] - centre[0], nearest[1] - centre[1]) > d / 2
 
 
 @pytest.mark.parametrize("cdr", [0.3, 0.55, 0.8])
@@ -122,7 +136,7 @@ def test_weak_masks_give_the_experts_cdr(cdr):
 
 def test_expert_crops_cut_around_the_disc_centre(tmp_path):
     photos = _photos_with_disc_centres(tmp_path)
-    images, masks, photo = expert_crops(photos, 64, disc_fractions=(0.75, 0.5))
+    images, masks, photo = expert_crops(photos, 64, disc_fractions=(0.75, 0.5), negatives=0)
     assert images.shape == (8, 64, 64, 3) and masks.shape == (8, 64, 64, 2)
     assert photo.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     # Disc heights follow the disc fraction; the disc is on the bright disc of the photo.
@@ -142,7 +156,10 @@ def test_evaluate_prints_the_contract_json_for_both_runtimes(trained, capsys):
         assert key in result
     assert result["n"] == 12 and result["runtimes"]["keras"]["n"] == 12
     assert result["runtimes"]["keras"]["threshold"] == result["threshold"]  # one card, one operating point
-    assert 0 <= result["auc"] <= 1 and result["ms_per_image"] > 0
+    # The tiny segmenter may verify no disc in these caricatures: every crop is graded or refused.
+    assert result["done"] + sum(result["refused"].values()) == 12
+    assert result["auc"] is None or 0 <= result["auc"] <= 1
+    assert result["ms_per_image"] > 0
 
 
 def test_retraining_starts_from_the_master_weights(trained, tmp_path):

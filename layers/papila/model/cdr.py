@@ -134,11 +134,14 @@ def weak_masks(size: int, centre: tuple[float, float], disc_diameter: float, cdr
     return np.stack([r2 <= 1.0, r2 <= cdr**2], -1).astype(np.uint8)
 
 
-def expert_crops(root: Path, size: int = SEG_SIZE, disc_fractions: tuple[float, ...] = (0.75, 0.6, 0.48),
-                 seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def expert_crops(root: Path, size: int = SEG_SIZE, disc_fractions: tuple[float, ...] = (0.75, 0.6, 0.45, 0.33),
+                 seed: int = 0, negatives: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Training crops from full photos with expert disc centres (`discs.json`, Drishti-GS1 layout): per
     photo one square per disc fraction (disc diameter / crop side: RIM-ONE's tight crops are ~0.75, the
-    locator's ~0.5), shifted up to a quarter disc diameter. Returns images, weak masks, photo index."""
+    locator's ~0.3-0.5), shifted up to a quarter disc diameter, and `negatives` squares that hold no
+    disc (empty masks: elsewhere in the field, on its bright rim), so the segmenter learns to find no
+    disc where there is none; the pipeline relies on that to verify a square. Returns images, weak
+    masks, photo index."""
     import json
 
     from PIL import Image
@@ -162,4 +165,40 @@ def expert_crops(root: Path, size: int = SEG_SIZE, disc_fractions: tuple[float, 
             centre = ((item["disc_center_x"] - round(x0)) * scale, (item["disc_center_y"] - round(y0)) * scale)
             masks.append(weak_masks(size, centre, d * scale, float(np.mean(item["cdr_experts"]))))
             photo.append(i)
+        for crop in _negative_squares(full, (item["disc_center_x"], item["disc_center_y"]), d, negatives, rng):
+            images.append(np.asarray(imaging.square_crop(full, crop).resize((size, size), Image.Resampling.BILINEAR)))
+            masks.append(np.zeros((size, size, 2), np.uint8))
+            photo.append(i)
     return np.stack(images), np.stack(masks), np.array(photo)
+
+
+def _negative_squares(photo: Any, centre: tuple[float, float], disc_diameter: float, count: int,
+                      rng: np.random.Generator) -> list[Any]:
+    """Squares at the locator's and the tight scales that stay clear of the disc; half of them centred
+    on the field's rim (bright reflections there are what a locator mistakes for a disc)."""
+    from papila import imaging
+    from papila.locate import field_of_view
+
+    small, scale = imaging.downscale(photo, 256)
+    fov = field_of_view(np.asarray(small, np.float32))
+    rim = fov & ~_eroded(fov)
+    rim_points = np.argwhere(rim)
+    out: list[Any] = []
+    for attempt in range(50 * count):
+        if len(out) == count:
+            break
+        side = disc_diameter / rng.uniform(0.3, 0.75)
+        if attempt % 2 == 0 and len(rim_points):
+            y, x = rim_points[rng.integers(len(rim_points))] * scale
+        else:
+            x, y = rng.uniform(0, photo.width), rng.uniform(0, photo.height)
+        gap = np.hypot(x - centre[0], y - centre[1])
+        if gap > side / np.sqrt(2) + 0.6 * disc_diameter:  # the disc wholly outside the square
+            out.append(imaging.Crop(round(x - side / 2), round(y - side / 2), round(side)))
+    return out
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    from PIL import Image, ImageFilter
+
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(7))) > 127

@@ -2,10 +2,16 @@
 
 Optional expert masks are looked up beside the images as `masks/<label>/<stem>_disc.png` and
 `<stem>_cup.png` (RIM-ONE DL layout), either under DIR or under DIR's parent.
+
+A dataset export (`labels.csv` with `file,label,screening_id,...,subject_id,camera`) also says who each
+photo is of and which camera took it: folds are grouped by `subject_id` (both eyes and repeats of one
+person on one side of a split) and metrics are reported per `camera`. Its crops are already the
+served, disc-normalised squares (`normalised`); other folders hold crops the trainer normalises itself.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +28,9 @@ class Sample:
     label: int  # 1 = glaucoma
     disc_mask: Path | None = None
     cup_mask: Path | None = None
+    group: str = ""  # who the photo is of: folds never split a group
+    domain: str = ""  # hospital / camera, for per-domain metrics
+    normalised: bool = False  # already the served disc-normalised square (an export's crops)
 
 
 def list_samples(data_dir: str | Path) -> list[Sample]:
@@ -29,6 +38,8 @@ def list_samples(data_dir: str | Path) -> list[Sample]:
     root = Path(data_dir)
     if not all((root / name).is_dir() for name in LABELS):
         raise FileNotFoundError(f"{root} must contain 'glaucoma/' and 'normal/' sub-folders")
+    rows = _export_rows(root)
+    domain = "rim-one" if "rim-one" in str(root).lower() else root.name
     samples = []
     for label, name in enumerate(LABELS):
         for path in sorted((root / name).iterdir()):
@@ -39,10 +50,29 @@ def list_samples(data_dir: str | Path) -> list[Sample]:
                 if (masks / f"{path.stem}_disc.png").exists():
                     disc, cup = masks / f"{path.stem}_disc.png", masks / f"{path.stem}_cup.png"
                     break
-            samples.append(Sample(path, label, disc, cup if cup and cup.exists() else None))
+            row = rows.get(f"{name}/{path.name}")
+            if row is not None:
+                samples.append(Sample(path, label, disc, cup if cup and cup.exists() else None,
+                                      group=row.get("subject_id") or row.get("screening_id") or path.stem,
+                                      domain=row.get("camera") or domain, normalised=True))
+            else:
+                samples.append(Sample(path, label, disc, cup if cup and cup.exists() else None,
+                                      group=f"{domain}:{path.stem}", domain=domain))
     if not samples:
         raise FileNotFoundError(f"no images under {root}/glaucoma or {root}/normal")
     return samples
+
+
+def _export_rows(root: Path) -> dict[str, dict[str, str]]:
+    """labels.csv of a dataset export, by file; empty for other folders."""
+    labels = root / "labels.csv"
+    if not labels.exists():
+        return {}
+    with labels.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "screening_id" not in rows[0]:
+        return {}
+    return {row["file"]: row for row in rows}
 
 
 def load_rgb(path: Path, size: int) -> np.ndarray:

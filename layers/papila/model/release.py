@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from papila.disc import SIDE_PER_DISC
 from papila.model import architecture, metrics
 from papila.model.data import list_samples, load_mask, load_rgb
 from papila.model.runtime import vertical_cdr
@@ -42,178 +43,305 @@ def _cdr_mae(predicted: list[float | None], expert: list[float | None]) -> dict[
             "missing": len(predicted) - len(pairs)}
 
 
-def located_crops(root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full photos with expert CDRs (`discs.json`, Drishti-GS1 layout) cut as served: the locator's
-    crop, resized to the network's input. Returns the crops and the mean of the experts' CDRs."""
+class KerasSegmenter:
+    """A Keras U-Net as the pipeline's `Segmenter` (the fold models, which are never exported)."""
+
+    def __init__(self, model: Any) -> None:
+        from papila.model import cdr as cdr_model
+
+        self.model, self.input_size, self._resize = model, int(model.input_shape[1]), cdr_model.resize
+
+    def segment(self, crop: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model(self._resize(crop, self.input_size)[None], training=False))[0]
+
+
+def served_photo_cdrs(root: Path, seg: Any) -> tuple[list[float | None], np.ndarray, int]:
+    """Full photos with expert CDRs (`discs.json`, Drishti-GS1 layout) measured as served: the disc
+    verified among the locator's candidates, the normalised square, its CDR. Returns the CDRs (None where
+    no disc was verified), the experts' mean, and how many photos were refused."""
     from PIL import Image
 
     from papila import imaging
-    from papila.locate import locate
+    from papila.pipeline import Rejected, disc_crop
 
-    crops, expert = [], []
+    cdrs: list[float | None] = []
+    expert = []
     for item in json.loads((root / "discs.json").read_text()):
         with Image.open(root / item["file"]) as im:
             photo = im.convert("RGB")
-        crops.append(imaging.model_input(imaging.square_crop(photo, locate(photo).crop), size))
+        outcome = disc_crop(photo, None, seg)
+        if isinstance(outcome, Rejected):
+            cdrs.append(None)
+        else:
+            crop = imaging.model_input(imaging.square_crop(photo, outcome[0]), seg.input_size)
+            cdrs.append(vertical_cdr(seg.segment(crop)))
         expert.append(float(np.mean(item["cdr_experts"])))
-    return np.stack(crops), np.array(expert)
+    return cdrs, np.array(expert), sum(c is None for c in cdrs)
 
 
-def disc_cup_stage(out: Path | None, samples: list, labels: np.ndarray, network_oof: np.ndarray | None, folds: int,
-                   seed: int, epochs: int, disc_centres: Path | None = DRISHTI) -> dict[str, Any]:
-    """Train the disc/cup U-Net by k-fold CV, combine its CDR with the network's out-of-fold probability,
-    and write the final segmenter to `out`. Returns the combination and its CV metrics (the CV alone
-    when `out` and `network_oof` are None, as `bench/cdr.py` runs it).
-
-    Besides the crops with expert masks, the U-Net learns from full photos with expert disc centres and
-    CDRs (`disc_centres`, Drishti-GS1): another camera, cut at the locator's scale as well as the tight
-    one (`cdr.expert_crops`). Those photos are split into the same folds, and their held-out CDR is
-    measured as served: the locator's crop of the whole photo against the experts' mean."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
+def segmenter_training_set(samples: list, disc_centres: Path | None, seed: int
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the U-Net learns from: the crops with expert masks, and squares cut from photos with expert
+    disc centres (several scales, and squares with no disc in them). Returns images, masks, the sample
+    index of each crop (-1 for photo squares) and the photo index (-1 for crops)."""
     from papila.model import cdr as cdr_model
 
     size = cdr_model.SEG_SIZE
-    images = np.stack([load_rgb(s.path, size) for s in samples])
-    masks = np.stack([np.stack([load_mask(s.disc_mask, size), load_mask(s.cup_mask, size)], -1) for s in samples])
-    has_mask = np.array([s.disc_mask is not None for s in samples])
-    expert = [vertical_cdr(m.astype(np.float32)) if h else None for m, h in zip(masks, has_mask, strict=True)]
+    masked = [i for i, s in enumerate(samples) if s.disc_mask is not None]
+    images = [load_rgb(samples[i].path, size) for i in masked]
+    masks = [np.stack([load_mask(samples[i].disc_mask, size), load_mask(samples[i].cup_mask, size)], -1)
+             for i in masked]
+    sample_idx, photo_idx = list(masked), [-1] * len(masked)
     if disc_centres is not None and (disc_centres / "discs.json").exists():
         extra_images, extra_masks, extra_photo = cdr_model.expert_crops(disc_centres, size, seed=seed)
-        photos, photo_cdr = located_crops(disc_centres, 224)
-    else:
-        extra_images, extra_masks, extra_photo = images[:0], masks[:0], np.zeros(0, int)
-        photos, photo_cdr = np.zeros((0, 224, 224, 3), np.float32), np.zeros(0)
-    held_out = len(photos) >= folds  # too few photos to hold any out: they only train
-    photo_folds = (list(KFold(folds, shuffle=True, random_state=seed).split(photos)) if held_out
-                   else [(np.arange(len(photos)), np.zeros(0, int))] * folds)
+        images += list(extra_images)
+        masks += list(extra_masks)
+        sample_idx += [-1] * len(extra_images)
+        photo_idx += extra_photo.tolist()
+    if not images:
+        raise ValueError("no expert masks or disc centres to train the disc/cup segmenter on")
+    return np.stack(images), np.stack(masks), np.array(sample_idx), np.array(photo_idx)
 
-    def segment(model: Any, crops: np.ndarray) -> list[float | None]:  # as DiscCupModel.cdr: 224 px -> U-Net size
-        return cdr_model.predict_cdr(model, np.stack([cdr_model.resize(c, size) for c in crops]))
 
-    oof_cdr: list[float | None] = [None] * len(samples)
-    photo_oof: list[float | None] = [None] * len(photos)
-    skf = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for k, ((tr, va), (photo_tr, photo_va)) in enumerate(zip(skf.split(np.zeros(len(labels)), labels), photo_folds,
-                                                             strict=True)):
-        tr = tr[has_mask[tr]]
-        extra = np.isin(extra_photo, photo_tr)
-        model = cdr_model.fit_unet(np.concatenate([images[tr], extra_images[extra]]),
-                                   np.concatenate([masks[tr], extra_masks[extra]]), epochs, seed + k, _log)
-        for i, value in zip(va, cdr_model.predict_cdr(model, images[va]), strict=True):
-            oof_cdr[i] = value
-        if len(photo_va):
-            for i, value in zip(photo_va, segment(model, photos[photo_va]), strict=True):
-                photo_oof[i] = value
-        _log(f"U-Net fold {k}: CDR error {json.dumps(_cdr_mae([oof_cdr[i] for i in va], [expert[i] for i in va]))}"
-             f" (crops), {json.dumps(_cdr_mae([photo_oof[i] for i in photo_va], list(photo_cdr[photo_va])))} (photos)")
-    cv_only = {"cdr_mae_cv": _cdr_mae(oof_cdr, expert), "epochs": epochs, "folds": folds,
-               "cdr_mae_photos_cv": _cdr_mae(photo_oof, list(photo_cdr)) if len(photos) and held_out else None,
-               "photos": len(photos), "photos_from": str(disc_centres) if len(photos) else None}
-    if out is None or network_oof is None:
-        return cv_only
-    final = cdr_model.fit_unet(np.concatenate([images[has_mask], extra_images]),
-                               np.concatenate([masks[has_mask], extra_masks]), epochs, seed, _log)
-    cdr_model.to_litert(final, out / DISC_CUP_NAME)
+def fit_segmenter(out: Path, samples: list, *, epochs: int, seed: int, disc_centres: Path | None = DRISHTI) -> Path:
+    """The served disc/cup U-Net, trained on everything it can learn from. It comes first: it verifies
+    the disc and cuts the square of one anatomical scale that the VGG19 then learns from."""
+    from papila.model import cdr as cdr_model
 
-    known = [c for c in oof_cdr if c is not None]
-    cdr_default = float(np.mean(known)) if known else 0.5
-    filled = np.array([c if c is not None else cdr_default for c in oof_cdr])
-    weights = cdr_model.combine_fit(network_oof, filled, labels)
-    combined = np.array([cdr_model.combine(p, c, weights, cdr_default) for p, c in zip(network_oof, filled, strict=True)])
-    threshold = metrics.threshold_for_specificity(labels, combined, 0.85)
-    return cv_only | {
-        "weights": weights, "cdr_default": round(cdr_default, 4), "threshold": threshold,
-        "cv": metrics.summary(labels, combined, threshold), "cdr_alone_auc": metrics.roc_auc(labels, filled),
-    }
+    images, masks, _, _ = segmenter_training_set(samples, disc_centres, seed)
+    model = cdr_model.fit_unet(images, masks, epochs, seed, _log)
+    return cdr_model.to_litert(model, out / DISC_CUP_NAME)
+
+
+def disc_cup_stage(samples: list, inputs: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], seed: int,
+                   epochs: int, disc_centres: Path | None = DRISHTI) -> dict[str, Any]:
+    """Out-of-fold CDRs by the same person-grouped folds as the network: fold k's U-Net learns from the
+    other folds' expert masks (and photos with disc centres, split into as many folds), then measures the
+    CDR on fold k's network inputs (the served squares) and on its held-out photos, cut as served."""
+    from sklearn.model_selection import KFold
+
+    from papila.model import cdr as cdr_model
+
+    images, masks, sample_idx, photo_idx = segmenter_training_set(samples, disc_centres, seed)
+    n_photos = int(photo_idx.max()) + 1 if (photo_idx >= 0).any() else 0
+    held_out = n_photos >= len(splits)
+    photo_folds = (list(KFold(len(splits), shuffle=True, random_state=seed).split(np.arange(n_photos))) if held_out
+                   else [(np.arange(n_photos), np.zeros(0, int))] * len(splits))
+    expert = [vertical_cdr(np.stack([load_mask(s.disc_mask, 56), load_mask(s.cup_mask, 56)], -1).astype(np.float32))
+              if s.disc_mask else None for s in samples]
+    oof: list[float | None] = [None] * len(samples)
+    photo_oof: list[float | None] = []
+    photo_expert: list[float] = []
+    refused = 0
+    for k, ((tr, va), (photo_tr, photo_va)) in enumerate(zip(splits, photo_folds, strict=True)):
+        use = np.isin(sample_idx, tr) | np.isin(photo_idx, photo_tr)
+        model = cdr_model.fit_unet(images[use], masks[use], epochs, seed + k, _log)
+        seg = KerasSegmenter(model)
+        small = np.stack([cdr_model.resize(x, seg.input_size) for x in inputs[va]])
+        for i, value in zip(va, cdr_model.predict_cdr(model, small), strict=True):
+            oof[i] = value
+        if len(photo_va) and disc_centres is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                items = json.loads((disc_centres / "discs.json").read_text())
+                sub = Path(tmp)
+                (sub / "discs.json").write_text(json.dumps(
+                    [{**items[i], "file": str((disc_centres / items[i]["file"]).resolve())} for i in photo_va]))
+                cdrs, exp, n_refused = served_photo_cdrs(sub, seg)
+            photo_oof += cdrs
+            photo_expert += exp.tolist()
+            refused += n_refused
+        _log(f"U-Net fold {k}: CDR error {json.dumps(_cdr_mae([oof[i] for i in va], [expert[i] for i in va]))} (crops)")
+    return {"oof_cdr": oof, "cdr_mae_cv": _cdr_mae(oof, expert), "epochs": epochs, "folds": len(splits),
+            "cdr_mae_photos_cv": (_cdr_mae(photo_oof, photo_expert) | {"refused": refused}) if photo_oof else None,
+            "photo_cdrs": photo_oof, "photo_expert": photo_expert, "photos": n_photos,
+            "photos_from": str(disc_centres) if n_photos else None}
+
+
+def cached_disc_cup_stage(work: Path, samples: list, inputs: np.ndarray, splits: list, seed: int, epochs: int,
+                          disc_centres: Path | None) -> dict[str, Any]:
+    """`disc_cup_stage`, saved in the work folder under a key of its inputs: it does not depend on the
+    network, so it can run beside the network's training, and a rerun of the release reuses it."""
+    import hashlib
+
+    key = hashlib.sha256(json.dumps([[str(s.path) for s in samples], [va.tolist() for _, va in splits], seed, epochs,
+                                     str(disc_centres)]).encode())
+    key.update(inputs.tobytes())
+    path = work / f"disc_cup_cv-{key.hexdigest()[:16]}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    stage = disc_cup_stage(samples, inputs, splits, seed, epochs, disc_centres)
+    path.write_text(json.dumps(stage))
+    return stage
+
+
+def _stacked(features: np.ndarray, labels: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Out-of-fold combined probabilities: fold k's combination is fitted on the other folds' out-of-fold
+    features only."""
+    from papila.model import cdr as cdr_model
+
+    out = np.full(len(labels), np.nan)
+    for tr, va in splits:
+        w = cdr_model.combine_fit(features[tr, 0], features[tr, 1], labels[tr])
+        out[va] = [cdr_model.combine(p, c, w, 0.0) for p, c in features[va]]
+    return out
+
+
+def _by_domain(labels: np.ndarray, scores: dict[str, np.ndarray], domains: np.ndarray, threshold: float
+               ) -> dict[str, Any]:
+    result = {}
+    for domain in sorted(set(domains.tolist())):
+        m = domains == domain
+        result[domain] = {"n": int(m.sum()), "glaucoma": int(labels[m].sum()), "normal": int((1 - labels[m]).sum())}
+        for name, s in scores.items():
+            result[domain][f"auc_{name}"] = metrics.roc_auc(labels[m], s[m])
+        served = metrics.summary(labels[m], scores["served"][m], threshold)
+        result[domain] |= {k: served[k] for k in ("sensitivity", "specificity", "accuracy")}
+    return result
 
 
 def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True, seg_epochs: int = 40,
-            seg_folds: int = 4, disc_centres: Path | None = DRISHTI) -> dict[str, Any]:
+            disc_centres: Path | None = DRISHTI, target_specificity: float = 0.80) -> dict[str, Any]:
     import keras
-    from sklearn.model_selection import StratifiedKFold
 
-    from papila.model import export
-    from papila.model.runtime import (
-        KerasModel,
-        LiteRtModel,
-    )
+    from papila.model import cdr as cdr_model
+    from papila.model import export, plots, prepare
+    from papila.model.runtime import KerasModel, LiteRtModel
 
     out = Path(out)
     work = out / ".train"
     cv = json.loads((work / "cv.json").read_text())
     cfg = cv["config"]
     samples = [s for d in data_dirs for s in list_samples(d)]
-    images = np.stack([load_rgb(s.path, cfg["size"]) for s in samples]).astype(np.float32)
-    labels = np.array([s.label for s in samples])
+    if [s.label for s in samples] != cv["oof"]["labels"]:
+        raise ValueError("--data does not list the images the network was trained on, in the same order")
+    inputs = prepare.inputs(samples, cfg["size"], prepare.segmenter(cfg.get("segmenter"), out), work)
+    images, labels = inputs.images.astype(np.float32), inputs.labels
+    domains = np.array([s.domain for s in samples])
     rng = np.random.default_rng(cfg["seed"])
 
     final = keras.models.load_model(work / "final.keras", compile=False)
     architecture.save_npz(final, str(out / MASTER_NAME))
-    calibration = images[rng.permutation(len(images))[:128]]
-    export.to_litert(final, calibration, out / SERVING_NAME)
+    export.to_litert(final, images[rng.permutation(len(images))[:128]], out / SERVING_NAME)
     _log(f"wrote {out / SERVING_NAME} and {out / MASTER_NAME}")
 
-    comparison: dict[str, Any] = {}
-    cdr: dict[str, Any] = {}
-    if compare_folds and cv["folds"]:
-        oof_float, oof_int8 = np.full(len(samples), np.nan), np.full(len(samples), np.nan)
-        oof_cdr: list[float | None] = [None] * len(samples)
-        skf = StratifiedKFold(cfg["folds"], shuffle=True, random_state=cfg["seed"])
-        for k, (tr, va) in enumerate(skf.split(np.zeros(len(labels)), labels)):
-            best = work / f"fold{k}.best.keras"
-            fold_predictions = KerasModel(best).predict(images[va])
-            oof_float[va] = [p.probability_glaucoma for p in fold_predictions]
-            for i, p in zip(va, fold_predictions, strict=True):
-                oof_cdr[i] = p.cdr
-            with tempfile.TemporaryDirectory() as tmp:
-                fold_model = keras.models.load_model(best, compile=False)
-                path = export.to_litert(fold_model, images[tr][rng.permutation(len(tr))[:128]], Path(tmp) / "f.tflite")
-                oof_int8[va] = _scores(LiteRtModel(path), images[va])
-            _log(f"fold {k}: float AUC {metrics.roc_auc(labels[va], oof_float[va]):.4f}, "
-                 f"int8 AUC {metrics.roc_auc(labels[va], oof_int8[va]):.4f}")
-        comparison = {
-            "auc_float": metrics.roc_auc(labels, oof_float), "auc_int8": metrics.roc_auc(labels, oof_int8),
-            "max_abs_probability_difference": float(np.max(np.abs(oof_float - oof_int8))),
-        }
-        expert = [vertical_cdr(np.stack([load_mask(s.disc_mask, 56), load_mask(s.cup_mask, 56)], -1))
-                  if s.disc_mask else None for s in samples]
-        cdr["cv_rim_one"] = _cdr_mae(oof_cdr, expert)
-    stage = None
-    if cv["folds"] and any(s.disc_mask for s in samples):
-        stage = disc_cup_stage(out, samples, labels, np.array(cv["oof"]["scores"]), seg_folds, cfg["seed"],
-                               seg_epochs, disc_centres)
-
+    card_metrics: dict[str, Any] = {"folds": cv["folds"]}
+    plot_files: dict[str, str] = {}
     card = {
         "model_version": "",
-        "architecture": "VGG19 (16 conv + batch norm) -> GlobalAveragePooling2D -> Dense(2, softmax)",
+        "architecture": "VGG19 (16 conv + batch norm) -> GlobalAveragePooling2D -> Dense(2, softmax) + a disc/cup "
+                        "U-Net (96 px) that verifies the disc, cuts the square of one anatomical scale and measures "
+                        "the vertical cup-to-disc ratio, combined with the network's probability",
         "input_size": cfg["size"],
         "runtime": "LiteRT full-integer int8 (float input/output), outputs probabilities and class activation maps",
-        "threshold": cv["threshold"],
-        "threshold_rule": f"lowest threshold with >= {cfg['target_specificity']:.2f} specificity on the pooled "
-                          f"out-of-fold predictions of the {cfg['folds']}-fold CV (never on scored data)",
-        "metrics": {"cv": cv["cv"], "folds": cv["folds"], "int8_vs_float": comparison, "cdr": cdr},
-        "cdr_error": {"mae_vs_experts": (cdr.get("cv_rim_one") or {}).get("mae"), "measured_on": "cv_rim_one"},
+        "crop": {"side_per_disc_height": SIDE_PER_DISC,
+                 "rule": "the disc verified by the U-Net (one round disc of plausible size, wholly inside), then a "
+                         "square of this many disc heights centred on it"},
+        "metrics": card_metrics,
         "reference": REFERENCE,
-        "training_data": {"name": data_name(data_dirs), "n": cv["n"], "glaucoma": cv["n_glaucoma"],
-                          "normal": cv["n_normal"]},
-        "licence": "Trained on RIM-ONE DL: research and educational use only, free of charge; no commercial use, "
-                   "no redistribution of the data. The weights carry these terms.",
-        "intended_use": "Screening aid for research and education: flags optic-disc crops for an "
+        "training_data": training_data(samples, data_dirs),
+        "licence": LICENCE,
+        "intended_use": "Screening aid for research and education: flags fundus photos (or optic-disc crops) for an "
                         "ophthalmologist's review. Not a diagnosis.",
-        "limits": ["trained on one hospital and one camera family", "expects optic-disc crops",
-                   "not validated on a prospective population", "no pretrained weights: trained from scratch on 311 images"],
+        "limits": LIMITS,
         "training": {k: cfg[k] for k in ("epochs", "folds", "batch", "lr", "weight_decay", "label_smoothing",
-                                         "seg_weight", "seed")} | {"final_epochs": cv["final_epochs"],
-                                                                   "train_seconds": cv.get("train_seconds")},
+                                         "seg_weight", "seed", "size")} | {"final_epochs": cv["final_epochs"],
+                                                                            "train_seconds": cv.get("train_seconds")},
         "trained_at": "",
-        "files": {"serving": SERVING_NAME, "master": MASTER_NAME},
+        "files": {"serving": SERVING_NAME, "master": MASTER_NAME, "disc_cup": DISC_CUP_NAME},
     }
-    if stage:
-        apply_disc_cup(card, stage, cv["threshold"])
+    if not cv["folds"]:
+        card |= {"threshold": cv["threshold"], "threshold_rule": "no cross-validation in this run (--folds 1)"}
+        write_card(out, card)
+        return card
+
+    splits = prepare.folds(samples, cfg["folds"], cfg["seed"])
+    network = np.array(cv["oof"]["scores"])
+    if compare_folds:
+        oof_float, oof_int8 = np.full(len(samples), np.nan), np.full(len(samples), np.nan)
+        for k, (tr, va) in enumerate(splits):
+            fold_model = keras.models.load_model(work / f"fold{k}.keras", compile=False)
+            oof_float[va] = _scores(KerasModel(work / f"fold{k}.keras"), images[va])
+            with tempfile.TemporaryDirectory() as tmp:
+                path = export.to_litert(fold_model, images[tr][rng.permutation(len(tr))[:128]], Path(tmp) / "f.tflite")
+                oof_int8[va] = _scores(LiteRtModel(path), images[va])
+        card_metrics["int8_vs_float"] = {
+            "auc_float": metrics.roc_auc(labels, oof_float), "auc_int8": metrics.roc_auc(labels, oof_int8),
+            "max_abs_probability_difference": float(np.max(np.abs(oof_float - oof_int8)))}
+
+    stage = cached_disc_cup_stage(work, samples, inputs.images, splits, cfg["seed"], seg_epochs, disc_centres)
+    known = [c for c in stage["oof_cdr"] if c is not None]
+    cdr_default = float(np.mean(known)) if known else 0.5
+    cdr = np.array([c if c is not None else cdr_default for c in stage["oof_cdr"]])
+    features = np.column_stack([network, cdr])
+    served = _stacked(features, labels, splits)
+    weights = cdr_model.combine_fit(network, cdr, labels)
+    threshold = metrics.threshold_for_specificity(labels, served, target_specificity)
+    scores = {"served": served, "network": network, "cdr": cdr}
+    card_metrics["cv"] = metrics.summary(labels, served, threshold) | {
+        "auc_network": metrics.roc_auc(labels, network), "auc_cdr": metrics.roc_auc(labels, cdr)}
+    card_metrics["by_domain"] = _by_domain(labels, scores, domains, threshold)
+    card_metrics["cdr"] = {"cv_rim_one_unet": stage["cdr_mae_cv"]}
+    if stage["cdr_mae_photos_cv"]:
+        card_metrics["cdr"]["cv_drishti_gs1"] = stage["cdr_mae_photos_cv"]
+    card["combination"] = {"weights": weights, "cdr_default": round(cdr_default, 4),
+                           "rule": "p = sigmoid(w_logit * logit(p_vgg19) + w_cdr * vertical_cdr + bias), fitted on "
+                                   "the out-of-fold predictions"}
+    card["threshold"] = threshold
+    card["threshold_rule"] = (f"lowest threshold with >= {target_specificity:.2f} specificity on the pooled "
+                              f"out-of-fold screening probabilities of every domain ({cfg['folds']} folds grouped by "
+                              "person; the combination itself fitted out of fold; never on scored data)")
+    card["cdr_error"] = ({"mae_vs_experts": stage["cdr_mae_photos_cv"]["mae"], "measured_on": "cv_drishti_gs1"}
+                         if stage["cdr_mae_photos_cv"] else
+                         {"mae_vs_experts": stage["cdr_mae_cv"]["mae"], "measured_on": "cv_rim_one_unet"})
+    card["training"] |= {"disc_cup_epochs": seg_epochs, "disc_cup_folds": len(splits)}
+    if stage["photos"]:
+        card["disc_cup_training_data"] = {
+            "name": "Drishti-GS1 training photos (expert disc centres and diameters, four experts' CDRs)",
+            "photos": stage["photos"], "licence": "Drishti-GS1: research use; cite Sivaswamy J. et al., ISBI 2014."}
+
+    try:
+        plot_files["roc"] = plots.roc_curves(out / "roc.png", {
+            f"{d} (n={int((domains == d).sum())})": (labels[domains == d], served[domains == d])
+            for d in sorted(set(domains.tolist()))}, "Out-of-fold ROC, served probability, by domain").name
+        plot_files["roc_parts"] = plots.roc_curves(out / "roc_parts.png", {
+            "served": (labels, served), "VGG19 alone": (labels, network), "CDR alone": (labels, cdr)},
+            "Out-of-fold ROC, all domains: the parts and the combination").name
+        plot_files["calibration"] = plots.calibration(out / "calibration.png", {
+            d: (labels[domains == d], served[domains == d]) for d in sorted(set(domains.tolist()))}).name
+        if stage["photo_cdrs"]:
+            plot_files["cdr"] = plots.cdr_scatter(out / "cdr.png", stage["photo_cdrs"], stage["photo_expert"],
+                                                  "CDR as served vs experts' mean, Drishti-GS1 (out of fold)").name
+    except ValueError as exc:  # a domain with one class (tiny runs): no plot rather than no model
+        _log(f"plots skipped: {exc}")
+    card["plots"] = plot_files
+    (work / "oof.json").write_text(json.dumps({"labels": labels.tolist(), "domains": domains.tolist(),
+                                               "network": network.tolist(), "cdr": cdr.tolist(),
+                                               "served": served.tolist()}))
     write_card(out, card)
-    _log(f"model {card['model_version']}: {json.dumps(comparison)}")
+    _log(f"model {card['model_version']}: {json.dumps(card_metrics['cv'])}")
     return card
+
+
+LICENCE = ("Trained on RIM-ONE DL: research and educational use only, free of charge; no commercial use, no "
+           "redistribution of the data. The weights carry these terms. Also trained on HYGD (Open Data Commons "
+           "Attribution v1.0) where the training data says so.")
+LIMITS = [("trained on crops from one RIM-ONE hospital and photos from one Topcon camera (HYGD); other cameras "
+          "are measured only through Drishti-GS1's disc centres and CDRs"),
+          "not validated on a prospective population",
+          "no pretrained weights: the VGG19 is trained from scratch on a few hundred images on 2 CPU cores",
+          "HYGD's labels come from a full work-up: some glaucoma eyes look unremarkable on a photo"]
+
+
+def training_data(samples: list, data_dirs: list[str]) -> dict[str, Any]:
+    by: dict[str, dict[str, int]] = {}
+    for s in samples:
+        entry = by.setdefault(s.domain, {"n": 0, "glaucoma": 0, "normal": 0, "people": 0})
+        entry["n"] += 1
+        entry["glaucoma" if s.label else "normal"] += 1
+    for domain, entry in by.items():
+        entry["people"] = len({s.group for s in samples if s.domain == domain})
+    return {"name": data_name(data_dirs), "n": len(samples), "glaucoma": sum(s.label for s in samples),
+            "normal": sum(1 - s.label for s in samples), "by_domain": by}
 
 
 def data_name(data_dirs: list[str]) -> str:
@@ -221,40 +349,6 @@ def data_name(data_dirs: list[str]) -> str:
     names = ["RIM-ONE DL, partitioned by hospital, training set" if "rim-one" in str(d).lower() else f"images from {d}"
              for d in data_dirs]
     return "; ".join(names)
-
-
-def apply_disc_cup(card: dict[str, Any], stage: dict[str, Any], network_threshold: float) -> None:
-    """The screening probability combines the network with the CDR: its CV decides the threshold."""
-    card["combination"] = {"weights": stage["weights"], "cdr_default": stage["cdr_default"],
-                           "rule": "p = sigmoid(w_logit * logit(p_vgg19) + w_cdr * vertical_cdr + bias), "
-                                   "fitted on the out-of-fold predictions"}
-    card["threshold"] = stage["threshold"]
-    card["threshold_rule"] = (f"lowest threshold with >= 0.85 specificity on the pooled out-of-fold screening "
-                              f"probabilities (network {card['training']['folds']}-fold CV, disc/cup U-Net "
-                              f"{stage['folds']}-fold CV; never on scored data)")
-    metrics_ = card["metrics"]
-    if "cv_network_only" not in metrics_:
-        metrics_["cv_network_only"] = metrics_["cv"] | {"threshold": network_threshold}
-        card["architecture"] += (" + a disc/cup U-Net (96 px) whose vertical cup-to-disc ratio is combined "
-                                 "with the network's probability")
-    metrics_["cv"] = stage["cv"] | {"cdr_alone_auc": stage["cdr_alone_auc"]}
-    cdr = metrics_.setdefault("cdr", {})
-    cdr.pop("drishti_gs1", None)  # an in-sample figure once the U-Net learns from those photos
-    cdr["cv_rim_one_unet"] = stage["cdr_mae_cv"]
-    if stage.get("cdr_mae_photos_cv"):
-        cdr["cv_drishti_gs1"] = stage["cdr_mae_photos_cv"]
-        card["cdr_error"] = {"mae_vs_experts": stage["cdr_mae_photos_cv"]["mae"], "measured_on": "cv_drishti_gs1"}
-        drishti = "drishti" in str(stage["photos_from"]).lower()
-        card["disc_cup_training_data"] = {
-            "name": "Drishti-GS1 training photos (expert disc centres and diameters, four experts' CDRs)" if drishti
-            else f"photos with expert disc centres and CDRs from {Path(str(stage['photos_from'])).name}",
-            "photos": stage["photos"],
-            "licence": "Drishti-GS1: research use; cite Sivaswamy J. et al., ISBI 2014." if drishti
-            else "as stated by that data's owner"}
-    else:
-        card["cdr_error"] = {"mae_vs_experts": stage["cdr_mae_cv"]["mae"], "measured_on": "cv_rim_one_unet"}
-    card["training"] |= {"disc_cup_epochs": stage["epochs"], "disc_cup_folds": stage["folds"]}
-    card["files"]["disc_cup"] = DISC_CUP_NAME
 
 
 def write_card(out: Path, card: dict[str, Any]) -> None:
@@ -270,133 +364,116 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
     (out / "MODEL_CARD.md").write_text(markdown(card))
 
 
-def refit_disc_cup(out: str | Path, data_dirs: list[str], *, seg_epochs: int = 40, seg_folds: int = 4,
-                   disc_centres: Path | None = DRISHTI) -> dict[str, Any]:
-    """Retrain only the disc/cup U-Net and the combination, keeping the released network: needs the
-    training work folder (`.train/cv.json`, the network's out-of-fold scores) and `model.json`."""
-    out = Path(out)
-    cv = json.loads((out / ".train" / "cv.json").read_text())
-    card = json.loads((out / "model.json").read_text())
-    samples = [s for d in data_dirs for s in list_samples(d)]
-    labels = np.array([s.label for s in samples])
-    if labels.tolist() != cv["oof"]["labels"]:
-        raise ValueError("--data does not list the images the network was trained on, in the same order")
-    stage = disc_cup_stage(out, samples, labels, np.array(cv["oof"]["scores"]), seg_folds, cv["config"]["seed"],
-                           seg_epochs, disc_centres)
-    apply_disc_cup(card, stage, cv["threshold"])
-    write_card(out, card)
-    _log(f"model {card['model_version']}: CDR error {json.dumps(card['metrics']['cdr'])}, cv {json.dumps(card['metrics']['cv'])}")
-    return card
-
-
 def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def _performance(card: dict[str, Any]) -> str:
-    rows = [("screening probability (as served)", card["metrics"]["cv"])]
-    if "cv_network_only" in card["metrics"]:
-        rows.append(("VGG19 alone", card["metrics"]["cv_network_only"]))
-    lines = ["| model | AUC | accuracy | sensitivity | specificity | sens. at 85 % spec. | threshold |",
-             "|---|---|---|---|---|---|---|"]
-    rows = [(name, m) for name, m in rows if m]
+def _domain_table(card: dict[str, Any]) -> str:
+    rows = card["metrics"].get("by_domain") or {}
     if not rows:
         return "No cross-validation in this run (`--folds 1`): no out-of-fold metrics."
-    for name, m in rows:
-        lines.append(f"| {name} | {_fmt(m['auc'])} | {_fmt(m['accuracy'])} | {_fmt(m['sensitivity'])} | "
-                     f"{_fmt(m['specificity'])} | {_fmt(m['sensitivity_at_85_specificity'])} | {_fmt(m['threshold'])} |")
-    net = card["metrics"].get("cv_network_only", card["metrics"]["cv"])
-    lines.append(f"\nVGG19 AUC per fold: mean {_fmt(net.get('auc_fold_mean'))} +- {_fmt(net.get('auc_fold_std'))} (sd).")
-    if "cdr_alone_auc" in card["metrics"]["cv"]:
-        lines.append(f"The U-Net's vertical CDR alone: AUC {_fmt(card['metrics']['cv']['cdr_alone_auc'])} (out-of-fold).")
+    lines = [("| domain | images (glaucoma / normal) | AUC served | AUC VGG19 alone | AUC CDR alone | sensitivity | "
+             "specificity |"), "|---|---|---|---|---|---|---|"]
+    for name, m in rows.items():
+        lines.append(f"| {name} | {m['n']} ({m['glaucoma']} / {m['normal']}) | {_fmt(m['auc_served'])} | "
+                     f"{_fmt(m['auc_network'])} | {_fmt(m['auc_cdr'])} | {_fmt(m['sensitivity'])} | "
+                     f"{_fmt(m['specificity'])} |")
+    cv = card["metrics"]["cv"]
+    lines.append(f"| all (pooled) | {cv['n']} | {_fmt(cv['auc'])} | {_fmt(cv['auc_network'])} | {_fmt(cv['auc_cdr'])} | "
+                 f"{_fmt(cv['sensitivity'])} | {_fmt(cv['specificity'])} |")
     return "\n".join(lines)
 
 
-def _cdr_text(card: dict[str, Any]) -> str:
-    cdr = card["metrics"]["cdr"]
-    parts = []
-    if "combination" in card:
-        w = card["combination"]["weights"]
-        parts.append("A small U-Net (96 px) segments the disc and cup on the crop; the vertical cup-to-disc ratio is "
-                     "the ratio of their heights. The served probability is "
-                     f"sigmoid({w['w_logit']:.3f} * logit(p_vgg19) + {w['w_cdr']:.3f} * CDR + {w['bias']:.3f}), "
-                     "fitted on the out-of-fold predictions (the experts' own vertical CDR separates the classes "
-                     "with AUC 0.979 on this set).")
-        if abs(w["w_logit"]) < 0.25 * abs(w["w_cdr"]):
-            parts.append("The network's weight is small: the served probability is driven mostly by the CDR, and the "
-                         "heat map shows where the VGG19 looked, which weighs little in the answer.")
-    folds = card["training"].get("disc_cup_folds")
-    for key, name in (("cv_drishti_gs1", (f"as served, Drishti-GS1 whole photos (another hospital and camera; the "
-                                         f"locator's crop; mean of four experts), {folds}-fold CV")),
-                      ("cv_rim_one_unet", f"U-Net, RIM-ONE crops vs expert masks, {folds}-fold CV"),
-                      ("cv_rim_one", "VGG19 auxiliary decoder, RIM-ONE out-of-fold crops vs expert masks"),
-                      ("drishti_gs1", "as served, Drishti-GS1 photos (another hospital; located crop; mean of four experts)")):
-        if cdr.get(key):
-            parts.append(f"- mean absolute error {_fmt(cdr[key]['mae'])} over {cdr[key]['n']} images ({name})")
-    return "\n".join(parts)
-
-
-def _extra_data(card: dict[str, Any]) -> str:
-    extra = card.get("disc_cup_training_data")
-    if not extra:
+def _verdict(card: dict[str, Any]) -> str:
+    """Does the combination beat the CDR alone in every domain? Said plainly either way."""
+    rows = card["metrics"].get("by_domain") or {}
+    if not rows:
         return ""
-    return (f"\nThe disc/cup U-Net also learns from {extra['name']}: {extra['photos']} photos, cut around the "
-            "experts' disc centre at several scales, with disc and cup drawn as concentric circles from the "
-            f"experts' diameter and CDR (no outlines are given). Licence: {extra['licence']}\n")
+    worse = [d for d, m in rows.items() if not m["auc_served"] > m["auc_cdr"]]
+    if worse:
+        return (f"**The served probability does not beat the CDR alone in: {', '.join(worse)}** (out of fold). "
+                "There the VGG19 adds nothing measurable yet.")
+    return "The served probability beats the CDR alone out of fold in every domain."
+
+
+def _plots(card: dict[str, Any]) -> str:
+    captions = {"roc": "ROC curves per domain (out of fold)", "roc_parts": "VGG19 alone, CDR alone, combined",
+                "calibration": "Calibration (reliability) per domain", "cdr": "CDR as served vs experts (Drishti-GS1)"}
+    return "\n".join(f"![{captions.get(k, k)}]({v})" for k, v in (card.get("plots") or {}).items())
+
+
+def _cdr_lines(card: dict[str, Any]) -> str:
+    cdr = card["metrics"].get("cdr") or {}
+    names = {"cv_drishti_gs1": "Drishti-GS1 whole photos as served (the verified disc, the normalised square; mean of "
+                               "four experts), out of fold",
+             "cv_rim_one_unet": "RIM-ONE DL crops vs expert masks, out of fold"}
+    lines = []
+    for key, name in names.items():
+        if cdr.get(key):
+            extra = f", {cdr[key]['refused']} photos refused" if cdr[key].get("refused") else ""
+            lines.append(f"- mean absolute error {_fmt(cdr[key]['mae'])} over {cdr[key]['n']} images ({name}{extra})")
+    return "\n".join(lines)
 
 
 def markdown(card: dict[str, Any]) -> str:
     """The human half of the card, generated from the same numbers as model.json."""
     ref, train = card["reference"], card["training"]
-    net = card["metrics"].get("cv_network_only", card["metrics"]["cv"])
-    folds = "\n".join(f"| {f['fold']} | {f['n_val']} | {f['best_epoch']} | {_fmt(f['auc'])} | {_fmt(f['auc_last_epoch'])} |"
-                      for f in card["metrics"]["folds"])
-    q = card["metrics"].get("int8_vs_float") or {}
     data = card["training_data"]
+    by = "\n".join(f"- {d}: {e['n']} images ({e['glaucoma']} glaucoma, {e['normal']} normal) of {e['people']} people"
+                   for d, e in (data.get("by_domain") or {}).items())
+    w = (card.get("combination") or {}).get("weights")
+    combination = (f"sigmoid({w['w_logit']:.3f} * logit(p_vgg19) + {w['w_cdr']:.3f} * CDR + {w['bias']:.3f})" if w
+                   else "the VGG19's probability")
+    q = card["metrics"].get("int8_vs_float") or {}
     return f"""# Model card: {card['model_version']}
 
 **Intended use.** {card['intended_use']}
 
 ## Model
-- Architecture: {card['architecture']}, input {card['input_size']} x {card['input_size']} RGB (scaled to [-1, 1]
-  inside the model). Batch normalisation after every convolution (the `vgg19_bn` variant): no ImageNet
-  weights can be fetched here, and plain VGG19 does not train from scratch on this data.
-- Serving: `{card['files']['serving']}` ({card['runtime']}). Master weights: `{card['files']['master']}`
-  (float16 arrays by layer, used by `papila evaluate --runtime keras` and to start retraining).
-- Heat map: class activation map of the glaucoma class (exact for the GAP + Dense head), a second output.
+- {card['architecture']}; network input {card['input_size']} x {card['input_size']} RGB.
+- **One anatomical scale.** Every photo or crop goes through the same steps. The locator proposes candidate
+  squares; the disc/cup U-Net must find one round disc of plausible size wholly inside a square (else the next
+  candidate; none: refused as `disc_not_found`). The networks then see a square of {card['crop']['side_per_disc_height']}
+  disc heights centred on that disc (RIM-ONE DL crops have the disc at 0.76 of the side).
+- Served probability: {combination}, fitted on out-of-fold predictions.
+- Serving: `{card['files']['serving']}` ({card['runtime']}), `{card['files']['disc_cup']}` (float16). Master
+  weights: `{card['files']['master']}`. Heat map: class activation map of the glaucoma class.
 
-## Training data and licence
-{data['name']}: {data['n']} optic-disc crops ({data['glaucoma']} glaucoma, {data['normal']} normal) from one
-hospital, with expert disc and cup masks. {card['licence']} Cite: Fumero Batista F.J. et al., RIM-ONE DL,
-Image Analysis & Stereology 39(3):161-167, 2020, doi:10.5566/ias.2346.
-{_extra_data(card)}
+## Training data and licences
+{data['name']}: {data['n']} images ({data['glaucoma']} glaucoma, {data['normal']} normal).
+{by}
+
+{card['licence']} Cite: Fumero Batista F.J. et al., RIM-ONE DL, Image Analysis & Stereology 39(3):161-167, 2020,
+doi:10.5566/ias.2346. HYGD: Abramovich O. et al., Hillel Yaffe Glaucoma Dataset, PhysioNet 2025,
+doi:10.13026/z0ak-km33 (ODC-By 1.0). HYGD photos reach training through the product's data loop
+(`bench/data_loop.py`: screened through the API, feedback with the gold-standard label and a pseudonymous
+`subject_id`, admin export). The disc/cup U-Net also learns from Drishti-GS1 (research use; cite Sivaswamy J. et
+al., ISBI 2014): expert disc centres, diameters and CDRs, with squares that hold no disc as negatives.
+
 ## Recipe
-From scratch (He-normal init), mixed bfloat16 on CPU, AdamW (lr {train['lr']}, weight decay
-{train['weight_decay']}) with one epoch of warm-up and cosine decay, batch {train['batch']}, label smoothing
-{train['label_smoothing']}, class-balanced sample weights, augmentation (horizontal flip, +-12 degree rotation,
-+-10 % zoom, +-5 % shift with reflection, brightness/contrast/saturation/hue jitter; no crops that cut
-the disc), auxiliary disc/cup segmentation decoder on the encoder (loss weight {train['seg_weight']}; a
-regulariser for the classifier). {train['folds']}-fold stratified CV of {train['epochs']} epochs each with early stopping on the fold's AUC
-(best epoch kept), then a final fit on all images for {train['final_epochs']} epochs (the median best epoch).
-Seed {train['seed']}. Training time: {train.get('train_seconds')} s on 2 CPU cores.
+VGG19-BN from scratch (He-normal init), mixed bfloat16 on CPU, AdamW (lr {train['lr']}, weight decay
+{train['weight_decay']}), warm-up and cosine decay, batch {train['batch']}, label smoothing {train['label_smoothing']},
+class-balanced weights, fundus-safe augmentation, auxiliary disc/cup decoder (weight {train['seg_weight']}).
+{train['folds']} folds stratified by label and **grouped by person** (both eyes and repeat photos of one person on
+one side), {train['epochs']} epochs each; the out-of-fold scores are each fold's last epoch (no epoch chosen on
+held-out data); then a final fit on everything for {train['final_epochs']} epochs. Seed {train['seed']}. Training
+time: {train.get('train_seconds')} s on 2 CPU cores (no GPU).
 
-## Cross-validated performance (out-of-fold, training hospital)
-{_performance(card)}
+## Out-of-fold performance, per domain
+{_domain_table(card)}
 
-The fold AUCs use early stopping on the same fold, so they are optimistic; the last-epoch mean is
-{_fmt(net.get('auc_last_epoch_fold_mean'))}. Published reference ({ref['source']}): AUC {ref['auc']}, accuracy
-{ref['accuracy']}, sensitivity {ref['sensitivity_at_85_specificity']} at 0.85 specificity, on the two other hospitals.
-This model's by-hospital test score is measured outside this repository.
+At the served threshold {card['threshold']:.4f}. {_verdict(card)}
+Published reference ({ref['source']}): AUC {ref['auc']}. This model's by-hospital test score is measured outside
+this repository. int8 against full precision on the same folds: AUC {_fmt(q.get('auc_int8'))} vs
+{_fmt(q.get('auc_float'))}.
 
-| fold | held-out images | best epoch | AUC (best epoch) | AUC (last epoch) |
-|---|---|---|---|---|
-{folds}
-
-int8 runtime against full precision on the same folds: AUC {_fmt(q.get('auc_int8'))} vs {_fmt(q.get('auc_float'))};
-largest probability difference {_fmt(q.get('max_abs_probability_difference'))}.
+{_plots(card)}
 
 ## Cup-to-disc ratio
-{_cdr_text(card)}
+The U-Net segments disc and cup on the normalised square; the vertical CDR is the ratio of their heights.
+{_cdr_lines(card)}
 
 ## Operating threshold
 **{card['threshold']:.4f}**: the {card['threshold_rule']}. A probability at or above it is labelled
@@ -404,16 +481,13 @@ largest probability difference {_fmt(q.get('max_abs_probability_difference'))}.
 
 ## Limits
 {chr(10).join('- ' + item for item in card['limits'])}
-- The by-hospital generalisation gap is unknown until measured on the other hospitals' images.
 
 ## Reproduce
 ```
-.venv/bin/papila train --data ../shared/datasets/rim-one-dl-hospital-train/images --out weights/ \\
-    --epochs {train['epochs']} --folds {train['folds']} --seg-epochs {train.get('disc_cup_epochs', 40)}
-.venv/bin/papila train --data ../shared/datasets/rim-one-dl-hospital-train/images --out weights/ --disc-cup-only \\
-    --seg-epochs {train.get('disc_cup_epochs', 40)} --seg-folds {train.get('disc_cup_folds', 4)}   # the U-Net and combination only
-.venv/bin/papila evaluate --data <folder with glaucoma/ and normal/> --json
-python bench/cdr.py        # CDR error by cross-validation (RIM-ONE crops, Drishti-GS1 photos)
-python bench/inference.py
+python bench/data_loop.py                      # against `make up`: HYGD through the API, feedback, export
+.venv/bin/papila train --data ../shared/datasets/rim-one-dl-hospital-train/images --data .localdata/exports/hygd \\
+    --out weights/ --epochs {train['epochs']} --folds {train['folds']} --size {train['size']} --seg-epochs {train.get('disc_cup_epochs', 40)}
+.venv/bin/papila evaluate --photos <folder with labels.csv and photos> --json
+python bench/locate.py && python bench/inference.py
 ```
 """

@@ -97,18 +97,23 @@ class DiscCupModel:
     def __init__(self, path: Path, threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        self.path = Path(path)
         self.interpreter = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count() or 1)
         self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         self.input_size = int(self._input["shape"][1])
 
-    def cdr(self, image: np.ndarray) -> float | None:
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        """A crop (H x W x 3, 0..255) -> input_size x input_size x 2 probabilities (disc, cup)."""
         from papila.model.cdr import resize
 
         self.interpreter.set_tensor(self._input["index"], resize(image, self.input_size)[None])
         self.interpreter.invoke()
-        return vertical_cdr(self.interpreter.get_tensor(self._output["index"])[0])
+        return np.array(self.interpreter.get_tensor(self._output["index"])[0])
+
+    def cdr(self, image: np.ndarray) -> float | None:
+        return vertical_cdr(self.segment(image))
 
 
 class CombinedModel:
@@ -117,6 +122,7 @@ class CombinedModel:
     def __init__(self, network: LiteRtModel | KerasModel, disc_cup: DiscCupModel, combination: dict) -> None:
         self.network, self.disc_cup, self.combination = network, disc_cup, combination
         self.input_size = network.input_size
+        self.segmenter = disc_cup  # the pipeline verifies the disc with it before grading
 
     def predict(self, batch: np.ndarray) -> list[Prediction]:
         from papila.model.cdr import combine

@@ -1,10 +1,13 @@
-"""`papila train`: stratified k-fold CV on the training folder(s), then a final fit on all of it.
+"""`papila train`: k-fold CV on the training folder(s), folds stratified by label and grouped by person
+(`Sample.group`: both eyes and repeat photos of one person never sit on both sides of a split), then a
+final fit on all of it. Every image is first cut as the served path cuts it (`prepare.inputs`: the disc
+verified by the segmenter, a square of one anatomical scale around it), so the network learns from
+what it will see.
 
 Recipe (see weights/MODEL_CARD.md): VGG19-BN from scratch, mixed bfloat16, AdamW with warm-up and
 cosine decay, label smoothing, class weighting, fundus-safe augmentation (flip, small rotation /
-zoom / shift, colour jitter), auxiliary disc/cup mask loss where masks exist. Each fold keeps its
-best epoch by validation AUC (early stopping); the out-of-fold predictions of those epochs choose the
-operating threshold. Checkpoints every epoch under OUT/.train/, so a killed run resumes.
+zoom / shift, colour jitter), auxiliary disc/cup mask loss where masks exist. The out-of-fold
+predictions are each fold's last epoch (no epoch is chosen on held-out data). Checkpoints every epoch under OUT/.train/, so a killed run resumes.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from papila.model import architecture, metrics
-from papila.model.data import Sample, list_samples, load_mask, load_rgb
+from papila.model import architecture, metrics, prepare
+from papila.model.data import list_samples
 
 SEG_SCALE = 4  # the decoder predicts masks at 1/4 of the input size
 
@@ -40,19 +43,12 @@ class TrainConfig:
     init: str | None = None  # start from these weights (retraining)
     target_specificity: float = 0.85
     final_fit: bool = True
+    segmenter: str | None = None  # the disc/cup U-Net that cuts the crops (default: the served one)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _log(msg: str) -> None:
     print(time.strftime("%H:%M:%S"), msg, flush=True)
-
-
-def _load(samples: list[Sample], size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    images = np.stack([load_rgb(s.path, size) for s in samples])
-    masks = np.stack([np.stack([load_mask(s.disc_mask, size), load_mask(s.cup_mask, size)], -1) for s in samples])
-    labels = np.array([s.label for s in samples], np.int32)
-    has_mask = np.array([s.disc_mask is not None for s in samples], np.float32)
-    return images, masks, labels, has_mask
 
 
 def _dataset(images, masks, labels, has_mask, class_w, cfg: TrainConfig, seed: int):
@@ -153,6 +149,7 @@ def _fit(cfg: TrainConfig, data, train_idx, val_idx, epochs: int, ckpt_dir: Path
             scores = _predict(model, images[val_idx])
             auc = metrics.roc_auc(labels[val_idx], scores)
             state["aucs"].append(auc)
+            state["last_scores"] = scores.tolist()
             if auc >= max(state["aucs"]):
                 state["best_epoch"], state["best_scores"] = epoch + 1, scores.tolist()
                 model.save(ckpt_dir / f"{tag}.best.keras")
@@ -167,34 +164,36 @@ def _fit(cfg: TrainConfig, data, train_idx, val_idx, epochs: int, ckpt_dir: Path
 
 
 def train(cfg: TrainConfig) -> dict:
-    from sklearn.model_selection import StratifiedKFold
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     out = Path(cfg.out)
     ckpt_dir = out / ".train"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     samples = [s for d in cfg.data for s in list_samples(d)]
-    data = _load(samples, cfg.size)
-    labels = data[2]
-    _log(f"{len(samples)} images ({int(labels.sum())} glaucoma, {int((1 - labels).sum())} normal), "
-         f"{int(data[3].sum())} with masks; {cfg.folds}-fold CV, {cfg.epochs} epochs")
+    inputs = prepare.inputs(samples, cfg.size, prepare.segmenter(cfg.segmenter, out), ckpt_dir)
+    data = (inputs.images, inputs.masks, inputs.labels, inputs.has_mask)
+    labels = inputs.labels
+    domains = [s.domain for s in samples]
+    _log(f"{len(samples)} images ({int(labels.sum())} glaucoma, {int((1 - labels).sum())} normal) from "
+         f"{len({s.group for s in samples})} people, {sum(s.disc_mask is not None for s in samples)} with expert masks, "
+         f"{int((~inputs.disc_found).sum())} without a verified disc; {cfg.folds}-fold CV, {cfg.epochs} epochs")
     t_start = time.time()
 
     oof = np.full(len(samples), np.nan)
     folds = []
     if cfg.folds > 1:
-        skf = StratifiedKFold(cfg.folds, shuffle=True, random_state=cfg.seed)
-        for k, (tr, va) in enumerate(skf.split(np.zeros(len(labels)), labels)):
+        for k, (tr, va) in enumerate(prepare.folds(samples, cfg.folds, cfg.seed)):
             state = _fit(cfg, data, tr, va, cfg.epochs, ckpt_dir, f"fold{k}")
-            oof[va] = state["best_scores"]
+            oof[va] = state["last_scores"]  # the last epoch: no choice made on the held-out fold
             folds.append({"fold": k, "best_epoch": state["best_epoch"], "auc": max(state["aucs"]),
                           "auc_last_epoch": state["aucs"][-1], "n_val": len(va)})
         threshold = metrics.threshold_for_specificity(labels, oof, cfg.target_specificity)
         cv = metrics.summary(labels, oof, threshold)
+        cv["by_domain"] = {d: metrics.summary(labels[m], oof[m], threshold)
+                           for d in sorted(set(domains)) if (m := np.array(domains) == d).any()}
         fold_aucs = [f["auc"] for f in folds]
         cv.update(auc_fold_mean=float(np.mean(fold_aucs)), auc_fold_std=float(np.std(fold_aucs)),
                   auc_last_epoch_fold_mean=float(np.mean([f["auc_last_epoch"] for f in folds])))
-        final_epochs = int(np.clip(round(float(np.median([f["best_epoch"] for f in folds]))), 4, cfg.epochs))
+        final_epochs = cfg.epochs  # as the folds were trained: their last epoch gave the out-of-fold numbers
         _log(f"CV: {json.dumps(cv)}")
     else:
         cv, threshold, final_epochs = {}, 0.5, cfg.epochs
@@ -203,7 +202,8 @@ def train(cfg: TrainConfig) -> dict:
               "final_epochs": final_epochs, "n": len(samples),
               "n_glaucoma": int(labels.sum()), "n_normal": int((1 - labels).sum()),
               "oof": {"labels": labels.tolist(), "scores": oof.tolist(),
-                      "files": [s.path.name for s in samples]}}
+                      "files": [s.path.name for s in samples], "domains": domains,
+                      "groups": [s.group for s in samples]}}
     (ckpt_dir / "cv.json").write_text(json.dumps(result, indent=1))
     if cfg.final_fit:
         _fit(cfg, data, np.arange(len(samples)), np.array([], int), final_epochs, ckpt_dir, "final")
