@@ -23,8 +23,24 @@ def default_disc_xy(width: int, height: int) -> tuple[int, int]:
     return round(width / 2 + 0.22 * field_d), round(height / 2 - 0.03 * field_d)
 
 
+RENDER_MAX = 720  # px: larger photos are drawn at this size and enlarged, as the optics of a camera blur
+
+
 def make_fundus(width: int = 1200, height: int = 1000, disc_xy: tuple[int, int] | None = None,
                 seed: int = 0) -> Image.Image:
+    """The same anatomy at any size: drawn at no more than RENDER_MAX px and enlarged (the disc/cup
+    segmenter, trained on real photos, sees at its own scale what it would see in a real one)."""
+    scale = min(1.0, RENDER_MAX / max(width, height))
+    if scale < 1.0:
+        small_disc = None if disc_xy is None else (round(disc_xy[0] * scale), round(disc_xy[1] * scale))
+        small = _draw_fundus(round(width * scale), round(height * scale), small_disc, seed)
+        big = np.asarray(small.resize((width, height), Image.Resampling.BICUBIC), np.float32)
+        big += np.random.default_rng(seed + 1).normal(0, 2.0, big.shape)
+        return Image.fromarray(np.clip(big, 0, 255).astype(np.uint8))
+    return _draw_fundus(width, height, disc_xy, seed)
+
+
+def _draw_fundus(width: int, height: int, disc_xy: tuple[int, int] | None, seed: int) -> Image.Image:
     rng = np.random.default_rng(seed)
     cx, cy = width / 2, height / 2
     field_r = 0.45 * min(width, height)
@@ -54,12 +70,12 @@ def make_fundus(width: int = 1200, height: int = 1000, disc_xy: tuple[int, int] 
     disc = Image.new("L", image.size, 0)
     ImageDraw.Draw(disc).ellipse([dx - disc_r, dy - disc_r * 1.08, dx + disc_r, dy + disc_r * 1.08], fill=255)
     disc = disc.filter(ImageFilter.GaussianBlur(disc_r * 0.12))
-    image = Image.composite(Image.new("RGB", image.size, (250, 214, 140)), image, disc)
+    image = Image.composite(Image.new("RGB", image.size, (232, 118, 66)), image, disc)
     cup_r = disc_r * rng.uniform(0.35, 0.55)
     cup = Image.new("L", image.size, 0)
     ImageDraw.Draw(cup).ellipse([dx - cup_r, dy - cup_r * 1.1, dx + cup_r, dy + cup_r * 1.1], fill=210)
     cup = cup.filter(ImageFilter.GaussianBlur(cup_r * 0.25))
-    image = Image.composite(Image.new("RGB", image.size, (255, 246, 205)), image, cup)
+    image = Image.composite(Image.new("RGB", image.size, (246, 160, 96)), image, cup)
     # Vessels cross the disc rim too (drawn again over the disc, thinner).
     draw = ImageDraw.Draw(image)
     for k in range(4):

@@ -39,7 +39,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     then the release (out-of-fold CDRs, the combination, the threshold, the card and its plots)."""
     from papila.model.data import list_samples
     from papila.model.release import DISC_CUP_NAME, fit_segmenter, release
-    from papila.model.train import TrainConfig, train
+    from papila.model.train import TrainConfig, train, train_head
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -49,11 +49,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             samples = [s for d in args.data for s in list_samples(d)]
             fit_segmenter(out, samples, epochs=args.seg_epochs, seed=args.seed, disc_centres=centres)
         cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, folds=args.folds, size=args.size,
-                          batch=args.batch, seed=args.seed, init=args.init, segmenter=str(out / DISC_CUP_NAME))
-        train(cfg)
+                          batch=args.batch, seed=args.seed, init=args.init, segmenter=str(out / DISC_CUP_NAME),
+                          target_specificity=args.target_specificity)
+        (train_head if args.head_only else train)(cfg)
     if args.no_release:
         return 0
-    card = release(args.out, args.data, compare_folds=args.folds > 1, seg_epochs=args.seg_epochs,
+    card = release(args.out, args.data, compare_folds=args.folds > 1 and not args.head_only, seg_epochs=args.seg_epochs,
                    disc_centres=centres, target_specificity=args.target_specificity)
     _print({"model_version": card["model_version"], "cv_auc": card["metrics"].get("cv", {}).get("auc"),
             "threshold": card["threshold"], "out": args.out}, True)
@@ -412,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target-specificity", type=float, default=0.80,
                    help="the threshold rule: lowest threshold with this pooled out-of-fold specificity")
     p.add_argument("--no-release", action="store_true", help="train only (checkpoints in OUT/.train)")
+    p.add_argument("--head-only", action="store_true",
+                   help="keep the VGG19 body of --init and refit only its Dense(2) head on every image (by the "
+                        "same person-grouped folds): transfer learning where a full training does not fit")
     p.add_argument("--release-only", action="store_true", help="release a finished training run in OUT/.train")
     p.set_defaults(func=cmd_train)
 

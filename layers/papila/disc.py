@@ -107,16 +107,34 @@ def measure(masks: np.ndarray) -> Shape | None:
     return Shape(float(xs.mean()) + 0.5, float(ys.mean()) + 0.5, float(height), float(width), confidence, cup)
 
 
-def segment_square(image: Image.Image, crop: Crop, segmenter: Segmenter) -> np.ndarray:
+MIN_CONTRAST = 1.08  # disc luminance over the ring around it (RIM-ONE DL experts' masks: ~1.3)
+
+
+def segment_square(image: Image.Image, crop: Crop, segmenter: Segmenter) -> tuple[np.ndarray, np.ndarray]:
+    """The square at the segmenter's size (RGB float) and its disc/cup probabilities."""
     n = segmenter.input_size
-    small = square_crop(image, crop).resize((n, n), Image.Resampling.BILINEAR)
-    return segmenter.segment(np.asarray(small, np.float32))
+    small = np.asarray(square_crop(image, crop).resize((n, n), Image.Resampling.BILINEAR), np.float32)
+    return small, segmenter.segment(small)
+
+
+def contrast(rgb: np.ndarray, shape: Shape) -> float:
+    """Mean luminance inside the disc over a ring from 1.1 to 1.6 disc radii (black padding excluded):
+    the disc is the palest part of its neighbourhood; a patch of plain retina is not."""
+    yy, xx = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]] + 0.5
+    r = np.hypot((xx - shape.cx) / (shape.width / 2), (yy - shape.cy) / (shape.height / 2))
+    lum = rgb @ np.array([0.3, 0.6, 0.1], np.float32)
+    inside, ring = r <= 0.8, (r >= 1.1) & (r <= 1.6) & (lum > 10)
+    if not inside.any() or not ring.any():
+        return 0.0
+    return float(lum[inside].mean() / max(float(lum[ring].mean()), 1.0))
 
 
 def find_in_square(image: Image.Image, crop: Crop, segmenter: Segmenter) -> Disc | None:
-    """The disc inside `crop` (original pixels), verified by the segmenter, or None."""
-    shape = measure(segment_square(image, crop, segmenter))
-    if shape is None:
+    """The disc inside `crop` (original pixels), verified by the segmenter and paler than its
+    surround, or None."""
+    rgb, masks = segment_square(image, crop, segmenter)
+    shape = measure(masks)
+    if shape is None or contrast(rgb, shape) < MIN_CONTRAST:
         return None
     scale = crop.size / segmenter.input_size
     return Disc(crop.x + shape.cx * scale, crop.y + shape.cy * scale, shape.height * scale, shape.width * scale,
@@ -128,13 +146,15 @@ def around(cx: float, cy: float, side: float) -> Crop:
 
 
 def verified_disc(image: Image.Image, squares: list[Crop], segmenter: Segmenter,
-                  expected: float | None = None) -> Disc | None:
+                  expected: float | None = None, recheck: bool = True) -> Disc | None:
     """The first square (in the locator's order) that holds a verified disc, re-measured in a square of 2
     disc heights centred on it (where the segmenter measures best). `expected`: the disc diameter the
     field of view implies (full photos): a disc measured far from it is a bright patch or a disc swollen
     by the atrophy around it, so the re-measuring square is sized from it, and an implausible size is
     no disc. (Choosing the most confident of all verified candidates instead put the square on bright
-    patches more often on HYGD's contact sheets.)"""
+    patches more often on HYGD's contact sheets.) `recheck`: the disc must also be found again in the
+    centred square (the locator's candidates); a user's square is trusted to hold the disc, so its
+    first measure stands when the centred square, padded black beyond a tight crop, shows none."""
     for crop in squares:
         disc = find_in_square(image, crop, segmenter)
         if disc is None:
@@ -144,7 +164,9 @@ def verified_disc(image: Image.Image, squares: list[Crop], segmenter: Segmenter,
             size = float(np.clip(size, 0.7 * expected, 1.4 * expected))
         refined = find_in_square(image, around(disc.cx, disc.cy, 2.0 * size), segmenter)
         if refined is None:  # a disc holds up when looked at again, centred; a bright patch seldom does
-            continue
+            if recheck:
+                continue
+            refined = disc
         if expected and not 0.4 * expected <= refined.height <= 2.6 * expected:
             continue
         return refined

@@ -73,7 +73,7 @@ def locate(image: Image.Image) -> LocateResult:
     return candidates(image, 1)[0]
 
 
-def candidates(image: Image.Image, count: int = 8) -> list[LocateResult]:
+def candidates(image: Image.Image, count: int = 10) -> list[LocateResult]:
     """Up to `count` disc positions, best first, at least 1.2 expected disc diameters apart. The best peak
     is wrong on some real photos (a bright rim reflection, a white lesion beside the disc), so the
     pipeline verifies each square with the disc/cup segmenter and keeps the first that holds a disc."""
@@ -107,19 +107,30 @@ def candidates(image: Image.Image, count: int = 8) -> list[LocateResult]:
     score = _blur(score, disc_d / 6) * inner
     # Confidence: peak height over the field's typical score, squashed to 0..1.
     typical = float(np.percentile(score[inner], 90)) if inner.any() else 0.0
+    # A second cue for the candidates: a compact bright blob the size of a disc (a difference of
+    # Gaussians), inside a field eroded by half a disc. Glare along the field's rim and a bright corner
+    # are broad, so they win the first score on some photos but not this one.
+    deep = _blur(fov.astype(np.float32), disc_d * 0.5) > 0.97
+    if deep.sum() < 0.2 * fov.sum():
+        deep = inner
+    blob = np.clip(_blur(luminance, disc_d / 5) - _blur(luminance, disc_d), 0, None)
+    blob = _normalise(blob, deep) + 0.5 * density * deep
     side = disc_d * CROP_PER_DISC * scale
     yy, xx = np.mgrid[0:h, 0:w]
     found: list[LocateResult] = []
-    remaining = score.copy()
-    for _ in range(count):
+    maps = [score.copy(), _blur(blob, disc_d / 6) * deep]
+    for k in range(2 * count):
+        remaining = maps[k % 2]  # the two cues take turns, the first score first
         cy, cx = np.unravel_index(int(np.argmax(remaining)), remaining.shape)
         peak = float(remaining[cy, cx])
-        if found and peak <= typical:
+        if len(found) >= count or peak <= 0:
             break
-        confidence = float(np.clip((peak - typical) / (peak + 1e-6) * 2.0, 0.0, 1.0))
+        confidence = float(np.clip((peak - typical) / (peak + 1e-6) * 2.0, 0.0, 1.0)) if k % 2 == 0 else 0.0
         centre = (float(cx + 0.5) * scale, float(cy + 0.5) * scale)
         crop = Crop(round(centre[0] - side / 2), round(centre[1] - side / 2), round(side))
+        near = (yy - cy) ** 2 + (xx - cx) ** 2 < (1.2 * disc_d) ** 2  # non-maximum suppression, in both maps
+        for m in maps:
+            m[near] = 0.0
         found.append(LocateResult(crop=crop, confidence=round(confidence, 3), center=centre,
                                   disc_diameter=disc_d * scale))
-        remaining[(yy - cy) ** 2 + (xx - cx) ** 2 < (1.2 * disc_d) ** 2] = 0.0  # non-maximum suppression
     return found

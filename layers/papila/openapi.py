@@ -77,6 +77,8 @@ CROP_OUT = {
     "properties": {
         "x": {"type": "integer"}, "y": {"type": "integer"}, "size": {"type": "integer"},
         "source": {"type": "string", "enum": ["user", "auto"]},
+        "requested": {"type": "object", "description": "the user's square, when one was given; the square above is "
+                      "the one the model saw: the disc found in it, cut at one anatomical scale"},
     },
 }
 RESULT = {

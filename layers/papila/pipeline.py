@@ -56,10 +56,11 @@ def disc_crop(image: imaging.Image.Image, crop_request: dict[str, int] | None,
             return Rejected("disc_not_found", NO_DISC_AUTO)
         return found.crop, "auto", None
     if user:
-        disc = discs.verified_disc(image, discs.user_squares(user), segmenter)
+        disc = discs.verified_disc(image, discs.user_squares(user), segmenter, recheck=False)
     else:
         found = candidates(image)
-        disc = discs.verified_disc(image, [c.crop for c in found], segmenter, expected=found[0].disc_diameter)
+        disc = discs.verified_disc(image, [c.crop for c in found], segmenter,
+                                   expected=found[0].disc_diameter) if found else None
     if disc is None:
         return Rejected("disc_not_found", NO_DISC_USER if user else NO_DISC_AUTO)
     return discs.normalised_crop(disc), "user" if user else "auto", disc
@@ -98,7 +99,7 @@ def screen_image(data: bytes, crop_request: dict[str, int] | None, model: Model,
         "threshold": threshold,
         "referral": model_card.referral(label, prediction.cdr),
         "model_version": card["model_version"],
-        "crop": {**crop.as_dict(), "source": source},
+        "crop": {**crop.as_dict(), "source": source, **({"requested": crop_request} if crop_request else {})},
         **({"disc": disc.as_dict()} if disc else {}),
         "inference_ms": round(inference_ms, 1),
     }

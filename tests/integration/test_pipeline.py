@@ -96,7 +96,11 @@ def test_a_user_crop_is_used(api_client: ApiClient) -> None:
     assert r.status_code == 202, r.text
     record = api_client.wait(r.json()["id"])
     assert record["status"] == "done", record
-    assert record["result"]["crop"] == {**crop, "source": "user"}
+    seen = record["result"]["crop"]
+    assert seen["source"] == "user" and seen["requested"] == crop
+    # The model saw a square of one anatomical scale around the disc found inside the user's square.
+    assert seen["x"] < 300 < seen["x"] + seen["size"] and seen["y"] < 380 < seen["y"] + seen["size"]
+    assert seen["size"] < crop["size"]
 
 
 def test_a_grey_picture_is_rejected_with_a_reason(api_client: ApiClient, blank_png_path: Path) -> None:
@@ -161,7 +165,7 @@ def test_rerun_with_a_new_crop_gives_a_new_result_and_keeps_the_old_one(api_clie
     assert r.status_code == 202, r.text
     second = api_client.wait(first["id"])
     assert second["status"] == "done", second
-    assert second["result"]["crop"] == {**crop, "source": "user"}
+    assert second["result"]["crop"]["source"] == "user" and second["result"]["crop"]["requested"] == crop
     history = mongo.screenings.find_one({"_id": first["id"]})["history"]
     assert len(history) == 1 and history[0]["result"]["crop"]["source"] == "auto"
 

@@ -8,7 +8,7 @@ import pytest
 from papila import disc as discs
 from papila import pipeline
 from papila.imaging import Crop
-from PIL import Image
+from PIL import Image, ImageDraw
 
 S = 96
 
@@ -70,6 +70,7 @@ class PointSegmenter:
 @pytest.fixture
 def segmenter(monkeypatch):
     image = Image.new("RGB", (1000, 800), (150, 60, 30))
+    ImageDraw.Draw(image).ellipse((640, 320, 760, 440), fill=(210, 95, 55))  # the disc: paler than its surround
     seg = PointSegmenter(image, (700.0, 380.0), 120.0)
     real = discs.segment_square
 
@@ -117,4 +118,15 @@ def test_a_users_square_without_the_disc_is_refused_with_a_reason(segmenter):
 def test_a_photo_without_a_disc_is_refused(monkeypatch, segmenter):
     segmenter.centre = (-5000.0, -5000.0)  # nowhere in the photo
     outcome = pipeline.disc_crop(segmenter.image, None, segmenter)
+    assert isinstance(outcome, pipeline.Rejected) and outcome.code == "disc_not_found"
+
+
+def test_a_segmented_patch_no_paler_than_its_surround_is_no_disc(segmenter):
+    segmenter.centre = (250.0, 250.0)  # plain retina there: the segmenter's "disc" has no contrast
+    assert discs.verified_disc(segmenter.image, [Crop(100, 100, 300)], segmenter) is None
+
+
+def test_a_flat_picture_gives_no_candidates_and_is_refused(segmenter):
+    flat = Image.new("RGB", (640, 480), (150, 60, 30))
+    outcome = pipeline.disc_crop(flat, None, segmenter)
     assert isinstance(outcome, pipeline.Rejected) and outcome.code == "disc_not_found"

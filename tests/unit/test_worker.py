@@ -102,7 +102,8 @@ def test_user_crop_is_used_and_recorded(store, bucket):
                           crop={"x": 500, "y": 260, "size": 280})
     worker.process(key)
     result = store.get(sid)["result"]
-    assert result["crop"] == {"x": 500, "y": 260, "size": 280, "source": "user"}
+    assert result["crop"] == {"x": 500, "y": 260, "size": 280, "source": "user",
+                              "requested": {"x": 500, "y": 260, "size": 280}}
     assert result["label"] == "normal"
 
 

@@ -245,7 +245,8 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
         "limits": LIMITS,
         "training": {k: cfg[k] for k in ("epochs", "folds", "batch", "lr", "weight_decay", "label_smoothing",
                                          "seg_weight", "seed", "size")} | {"final_epochs": cv["final_epochs"],
-                                                                            "train_seconds": cv.get("train_seconds")},
+                                                                            "train_seconds": cv.get("train_seconds"),
+                                                                            "precision": cv.get("precision")},
         "trained_at": "",
         "files": {"serving": SERVING_NAME, "master": MASTER_NAME, "disc_cup": DISC_CUP_NAME},
     }
@@ -453,7 +454,7 @@ doi:10.13026/z0ak-km33 (ODC-By 1.0). HYGD photos reach training through the prod
 al., ISBI 2014): expert disc centres, diameters and CDRs, with squares that hold no disc as negatives.
 
 ## Recipe
-VGG19-BN from scratch (He-normal init), mixed bfloat16 on CPU, AdamW (lr {train['lr']}, weight decay
+VGG19-BN from scratch (He-normal init), {train.get('precision') or 'float32'} on CPU, AdamW (lr {train['lr']}, weight decay
 {train['weight_decay']}), warm-up and cosine decay, batch {train['batch']}, label smoothing {train['label_smoothing']},
 class-balanced weights, fundus-safe augmentation, auxiliary disc/cup decoder (weight {train['seg_weight']}).
 {train['folds']} folds stratified by label and **grouped by person** (both eyes and repeat photos of one person on

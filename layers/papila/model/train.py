@@ -4,7 +4,7 @@ final fit on all of it. Every image is first cut as the served path cuts it (`pr
 verified by the segmenter, a square of one anatomical scale around it), so the network learns from
 what it will see.
 
-Recipe (see weights/MODEL_CARD.md): VGG19-BN from scratch, mixed bfloat16, AdamW with warm-up and
+Recipe (see weights/MODEL_CARD.md): VGG19-BN from scratch, float32 (bfloat16 where the hardware has it), AdamW with warm-up and
 cosine decay, label smoothing, class weighting, fundus-safe augmentation (flip, small rotation /
 zoom / shift, colour jitter), auxiliary disc/cup mask loss where masks exist. The out-of-fold
 predictions are each fold's last epoch (no epoch is chosen on held-out data). Checkpoints every epoch under OUT/.train/, so a killed run resumes.
@@ -45,6 +45,20 @@ class TrainConfig:
     final_fit: bool = True
     segmenter: str | None = None  # the disc/cup U-Net that cuts the crops (default: the served one)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def precision_policy() -> str:
+    """mixed_bfloat16 where the hardware computes in bfloat16 (a GPU, or a CPU with AVX-512 BF16 / AMX);
+    elsewhere TensorFlow emulates it and an epoch takes many times longer than in float32."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_bfloat16"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "float32"
+    return "mixed_bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
 
 
 def _log(msg: str) -> None:
@@ -125,7 +139,7 @@ def _fit(cfg: TrainConfig, data, train_idx, val_idx, epochs: int, ckpt_dir: Path
         return state
 
     keras.utils.set_random_seed(cfg.seed)
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.mixed_precision.set_global_policy(precision_policy())
     counts = np.bincount(labels[train_idx], minlength=2)
     class_w = (len(train_idx) / (2.0 * np.maximum(counts, 1))).astype(np.float32)
     steps = int(np.ceil(len(train_idx) / cfg.batch))
@@ -199,7 +213,7 @@ def train(cfg: TrainConfig) -> dict:
         cv, threshold, final_epochs = {}, 0.5, cfg.epochs
 
     result = {"config": asdict(cfg), "cv": cv, "folds": folds, "threshold": threshold,
-              "final_epochs": final_epochs, "n": len(samples),
+              "final_epochs": final_epochs, "n": len(samples), "precision": precision_policy(),
               "n_glaucoma": int(labels.sum()), "n_normal": int((1 - labels).sum()),
               "oof": {"labels": labels.tolist(), "scores": oof.tolist(),
                       "files": [s.path.name for s in samples], "domains": domains,
@@ -209,4 +223,113 @@ def train(cfg: TrainConfig) -> dict:
         _fit(cfg, data, np.arange(len(samples)), np.array([], int), final_epochs, ckpt_dir, "final")
         result["train_seconds"] = round(time.time() - t_start)
         (ckpt_dir / "cv.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def _features(master_path: str, images: np.ndarray, cache: Path) -> np.ndarray:
+    """The VGG19 body's pooled features (GAP, 512) of each image and its mirror image, averaged: run as
+    a dynamic-range LiteRT model (minutes on 2 CPU cores where TensorFlow's float graph takes most of an
+    hour), cached beside the training checkpoints."""
+    import hashlib
+
+    import keras
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    key = hashlib.sha256(Path(master_path).read_bytes() + images.tobytes()).hexdigest()[:16]
+    path = cache / f"features-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    keras.mixed_precision.set_global_policy("float32")
+    master = architecture.build(images.shape[1], with_seg_head=True)
+    architecture.load_npz(master, master_path)
+    body = keras.Model(master.input, master.get_layer("gap").output)
+    converter = tf.lite.TFLiteConverter.from_keras_model(body)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    interpreter = Interpreter(model_content=converter.convert(), num_threads=os.cpu_count() or 1)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    feats = []
+    for image in images.astype(np.float32):
+        pair = []
+        for view in (image, image[:, ::-1]):
+            interpreter.set_tensor(inp["index"], np.ascontiguousarray(view)[None])
+            interpreter.invoke()
+            pair.append(interpreter.get_tensor(out["index"])[0])
+        feats.append(np.mean(pair, axis=0))
+    result = np.stack(feats)
+    np.save(path, result)
+    return result
+
+
+def _head(features: np.ndarray, labels: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray, Any]:
+    """A logistic regression on standardised features, folded into the Dense(2) softmax head's weights
+    (p_glaucoma = sigmoid(z1 - z0)), so the served graph and its class activation map stay as they are."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, std = features.mean(0), features.std(0) + 1e-6
+    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit((features - mean) / std, labels)
+    w = lr.coef_[0] / std
+    b = float(lr.intercept_[0] - np.sum(lr.coef_[0] * mean / std))
+    kernel = np.stack([-w / 2, w / 2], axis=1).astype(np.float32)
+    bias = np.array([-b / 2, b / 2], np.float32)
+    return kernel, bias, lambda x: 1 / (1 + np.exp(-(x @ w + b)))
+
+
+HEAD_C = 0.05  # L2 strength of the head: fixed beforehand, not chosen on held-out folds
+
+
+def train_head(cfg: TrainConfig) -> dict:
+    """Transfer learning where training the whole VGG19 does not fit the hardware: the body of the
+    master (`cfg.init`) is kept, and only the Dense(2) head is refitted on every image (a logistic
+    regression on the pooled features), by the same person-grouped folds. Writes the same checkpoints
+    and `cv.json` as `train`, so the release is the same."""
+    import keras
+
+    if not cfg.init:
+        raise ValueError("--head-only needs --init (the master whose body is kept)")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    out = Path(cfg.out)
+    ckpt_dir = out / ".train"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    samples = [s for d in cfg.data for s in list_samples(d)]
+    inputs = prepare.inputs(samples, cfg.size, prepare.segmenter(cfg.segmenter, out), ckpt_dir)
+    labels = inputs.labels
+    domains = [s.domain for s in samples]
+    t_start = time.time()
+    feats = _features(cfg.init, inputs.images, ckpt_dir)
+    _log(f"{len(samples)} images from {len({s.group for s in samples})} people; features {feats.shape} "
+         f"in {time.time() - t_start:.0f}s")
+
+    keras.mixed_precision.set_global_policy("float32")
+    master = architecture.build(cfg.size, with_seg_head=True)
+    architecture.load_npz(master, cfg.init)
+
+    def save(kernel: np.ndarray, bias: np.ndarray, tag: str) -> None:
+        master.get_layer(architecture.HEAD_LAYER).set_weights([kernel, bias])
+        master.save(ckpt_dir / f"{tag}.keras")
+
+    oof = np.full(len(samples), np.nan)
+    folds = []
+    for k, (tr, va) in enumerate(prepare.folds(samples, cfg.folds, cfg.seed)):
+        kernel, bias, predict = _head(feats[tr], labels[tr], HEAD_C)
+        oof[va] = predict(feats[va])
+        save(kernel, bias, f"fold{k}")
+        auc = metrics.roc_auc(labels[va], oof[va])
+        folds.append({"fold": k, "best_epoch": 1, "auc": auc, "auc_last_epoch": auc, "n_val": len(va)})
+        _log(f"fold {k}: head AUC {auc:.4f} on {len(va)} held-out images")
+    threshold = metrics.threshold_for_specificity(labels, oof, cfg.target_specificity)
+    cv = metrics.summary(labels, oof, threshold)
+    cv["by_domain"] = {d: metrics.summary(labels[m], oof[m], threshold)
+                       for d in sorted(set(domains)) if (m := np.array(domains) == d).any()}
+    kernel, bias, _ = _head(feats, labels, HEAD_C)
+    save(kernel, bias, "final")
+    _log(f"CV (head only): {json.dumps(cv)}")
+    result = {"config": asdict(cfg) | {"head_only": True, "head_c": HEAD_C}, "cv": cv, "folds": folds,
+              "threshold": threshold, "final_epochs": 0, "n": len(samples), "precision": "float32",
+              "n_glaucoma": int(labels.sum()), "n_normal": int((1 - labels).sum()),
+              "train_seconds": round(time.time() - t_start),
+              "oof": {"labels": labels.tolist(), "scores": oof.tolist(), "files": [s.path.name for s in samples],
+                      "domains": domains, "groups": [s.group for s in samples]}}
+    (ckpt_dir / "cv.json").write_text(json.dumps(result, indent=1))
     return result
