@@ -105,12 +105,16 @@ def to_litert(model: Any, path: Path) -> Path:
     return path
 
 
-def combine_fit(probabilities: np.ndarray, cdrs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Logistic regression on [logit(p_vgg), cdr]; returned as plain weights for the runtime."""
+def combine_fit(probabilities: np.ndarray, cdrs: np.ndarray, labels: np.ndarray,
+                use_network: bool = True) -> dict[str, float]:
+    """Logistic regression on [logit(p_vgg), cdr] (or on the CDR alone, `use_network=False`: then
+    w_logit is 0); returned as plain weights for the runtime."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.column_stack([_logit(probabilities), cdrs])
+    x = np.column_stack([_logit(probabilities), cdrs]) if use_network else np.asarray(cdrs, np.float64)[:, None]
     lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(x, labels)
+    if not use_network:
+        return {"w_logit": 0.0, "w_cdr": float(lr.coef_[0, 0]), "bias": float(lr.intercept_[0])}
     return {"w_logit": float(lr.coef_[0, 0]), "w_cdr": float(lr.coef_[0, 1]), "bias": float(lr.intercept_[0])}
 
 
