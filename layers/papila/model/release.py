@@ -333,7 +333,7 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
 
     try:
         plot_files["roc"] = plots.roc_curves(out / "roc.png", {
-            f"{d} (n={int((domains == d).sum())})": (labels[domains == d], served[domains == d])
+            d: (labels[domains == d], served[domains == d])
             for d in sorted(set(domains.tolist()))}, "Out-of-fold ROC, served probability, by domain").name
         plot_files["roc_parts"] = plots.roc_curves(out / "roc_parts.png", {
             "served": (labels, served), "VGG19 alone": (labels, network), "CDR alone": (labels, cdr)},
