@@ -1,22 +1,52 @@
 import { useI18n } from '../i18n/I18nContext';
+import type { MessageKey } from '../i18n/messages';
+
+/** Every refusal code the API can send for a photo (error.code), each with its own words in every language. */
+export const REFUSAL_CODES = [
+  'not_a_fundus_photo',
+  'too_dark',
+  'too_bright',
+  'too_blurred',
+  'disc_not_visible',
+  'disc_not_found',
+  'unreadable_image',
+  'image_too_small',
+  'image_too_large',
+  'unsupported_format',
+] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+export function isRefusalCode(code: unknown): code is RefusalCode {
+  return typeof code === 'string' && (REFUSAL_CODES as readonly string[]).includes(code);
+}
 
 interface ErrorViewProps {
   /** The API's own sentence (error.message) when it sent one. */
   message: string;
+  /** The API's error.code, when it sent one: a known refusal is told in the page's language. */
+  code?: string;
   kind: 'rejected' | 'failed';
   onTryAgain: () => void;
 }
 
-export function ErrorView({ message, kind, onTryAgain }: ErrorViewProps) {
-  const { t } = useI18n();
+/** What to tell the person: in English the API's own sentence (it says what to do, and may be more specific
+ * than the code); in another language the translation of the refusal code; else the API's sentence. */
+export function refusalText(language: string, code: string | undefined, message: string, t: (key: MessageKey) => string): string {
+  if (!isRefusalCode(code)) return message;
+  const key = `refusal.${code}` as MessageKey;
+  return language === 'en' && message ? message : t(key);
+}
+
+export function ErrorView({ message, code, kind, onTryAgain }: ErrorViewProps) {
+  const { t, language } = useI18n();
   return (
-    <section className="step error-view" aria-labelledby="error-title" data-testid="error-view" data-kind={kind}>
+    <section className="step error-view" aria-labelledby="error-title" data-testid="error-view" data-kind={kind} data-code={code}>
       <h2 id="error-title" tabIndex={-1}>
         {t('error.title')}
       </h2>
       <p className="hint">{kind === 'rejected' ? t('error.rejectedHint') : t('error.failedHint')}</p>
       <p className="error-text" role="alert" data-testid="error-message">
-        {message}
+        {refusalText(language, code, message, t)}
       </p>
       <div className="actions">
         <button type="button" className="primary" onClick={onTryAgain} data-testid="try-again">

@@ -88,6 +88,21 @@ export const en = {
   'error.rejectedHint': 'Papila could not use this photo.',
   'error.failedHint': 'Something went wrong on our side.',
   'error.tryAgain': 'Try again',
+  // Refusals: the API's error.code -> what the person should do (the API's own English message is shown
+  // in English; these are shown in the other languages, and when the API sends no message).
+  'refusal.not_a_fundus_photo':
+    'This does not look like a colour photo of the back of the eye. Upload a colour fundus photo; if it is one, retake it evenly lit, in focus and with the optic disc in view.',
+  'refusal.too_dark': 'The photo is too dark to judge. Retake it with more light (flash) or a wider pupil.',
+  'refusal.too_bright': 'The photo is over-exposed. Retake it with less flash or light.',
+  'refusal.too_blurred': 'The photo is out of focus. Retake it with the camera focused on the optic disc.',
+  'refusal.disc_not_visible':
+    'The optic disc area shows no detail. Draw the square around the optic disc by hand, or retake the photo in focus and with the disc in view.',
+  'refusal.disc_not_found':
+    'No optic disc was found. Draw the square around the optic disc by hand (the bright round spot where the vessels meet), or retake the photo with the disc in view.',
+  'refusal.unreadable_image': 'The file is not a readable JPEG, PNG or TIFF image. Export the photo again and upload it.',
+  'refusal.image_too_small': 'The photo is too small: it must be at least 64 pixels a side. Upload the original photo.',
+  'refusal.image_too_large': 'The photo has too many pixels. Upload one under 50 megapixels.',
+  'refusal.unsupported_format': 'Upload a JPEG, PNG or TIFF photo.',
 
   'result.title': 'Result',
   'result.probability': 'Probability of glaucoma',
@@ -485,6 +500,19 @@ export const es: Messages = {
   'error.rejectedHint': 'Papila no ha podido usar esta foto.',
   'error.failedHint': 'Algo ha fallado por nuestra parte.',
   'error.tryAgain': 'Intentarlo de nuevo',
+  'refusal.not_a_fundus_photo':
+    'Esto no parece una foto en color del fondo del ojo. Sube una retinografía en color; si lo es, repítela con luz uniforme, enfocada y con el disco óptico a la vista.',
+  'refusal.too_dark': 'La foto está demasiado oscura para valorarla. Repítela con más luz (flash) o con la pupila más dilatada.',
+  'refusal.too_bright': 'La foto está sobreexpuesta. Repítela con menos flash o luz.',
+  'refusal.too_blurred': 'La foto está desenfocada. Repítela con la cámara enfocada en el disco óptico.',
+  'refusal.disc_not_visible':
+    'La zona del disco óptico no muestra detalle. Dibuja a mano el cuadrado alrededor del disco óptico, o repite la foto enfocada y con el disco a la vista.',
+  'refusal.disc_not_found':
+    'No se ha encontrado el disco óptico. Dibuja a mano el cuadrado alrededor del disco óptico (la mancha redonda y clara donde se juntan los vasos), o repite la foto con el disco a la vista.',
+  'refusal.unreadable_image': 'El archivo no es una imagen JPEG, PNG o TIFF legible. Vuelve a exportar la foto y súbela.',
+  'refusal.image_too_small': 'La foto es demasiado pequeña: debe tener al menos 64 píxeles de lado. Sube la foto original.',
+  'refusal.image_too_large': 'La foto tiene demasiados píxeles. Sube una de menos de 50 megapíxeles.',
+  'refusal.unsupported_format': 'Sube una foto JPEG, PNG o TIFF.',
 
   'result.title': 'Resultado',
   'result.probability': 'Probabilidad de glaucoma',

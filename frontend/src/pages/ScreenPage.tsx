@@ -18,7 +18,7 @@ type Phase =
   | { kind: 'crop'; rerun: boolean }
   | { kind: 'working'; stage: WorkStage; uploadFraction: number }
   | { kind: 'result'; screening: Screening }
-  | { kind: 'error'; message: string; errorKind: 'rejected' | 'failed' };
+  | { kind: 'error'; message: string; errorKind: 'rejected' | 'failed'; code?: string };
 
 interface Photo {
   file: File;
@@ -106,6 +106,7 @@ export function ScreenPage({ consent, onReviewConsent }: ScreenPageProps) {
       setPhase({
         kind: 'error',
         message: final.error?.message ?? FALLBACK_FAILURE,
+        code: final.error?.code,
         errorKind: final.status === 'rejected' ? 'rejected' : 'failed',
       });
     }
@@ -189,7 +190,7 @@ export function ScreenPage({ consent, onReviewConsent }: ScreenPageProps) {
         />
       )}
       {phase.kind === 'working' && <ProgressView stage={phase.stage} uploadFraction={phase.uploadFraction} />}
-      {phase.kind === 'error' && <ErrorView message={phase.message} kind={phase.errorKind} onTryAgain={reset} />}
+      {phase.kind === 'error' && <ErrorView message={phase.message} code={phase.code} kind={phase.errorKind} onTryAgain={reset} />}
       {phase.kind === 'result' && (
         <>
           <ResultView
