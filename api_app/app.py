@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, CORSConfig, Response
 from papila import admin, auth, modelfiles
 from papila import service as svc
-from papila.errors import reply_for_exception, reshape_framework_error
+from papila.errors import (
+    contract_send_error,
+    reply_for_exception,
+    reshape_framework_error,
+)
 
 app = Chalice(app_name="papila-api")
 app.api.binary_types = sorted({*app.api.binary_types, "image/png", "application/pdf"})
@@ -59,6 +64,19 @@ def contract_errors(event: Any, get_response: Callable[[Any], Response]) -> Resp
         for name, value in CORS.get_access_control_headers().items():
             response.headers.setdefault(name, value)
     return response
+
+
+def local_server_errors() -> None:
+    """Under `chalice local`, what its HTTP server refuses before any route runs (a 100,000-character
+    id: 414; huge headers: 431) is a contract error too, not http.server's HTML page. In Lambda
+    `chalice.local` is never loaded and this does nothing (API Gateway's own refusals are its own)."""
+    local = sys.modules.get("chalice.local")
+    if local is not None:
+        local.ChaliceRequestHandler.send_error = contract_send_error
+        local.ChaliceRequestHandler.contract_error_headers = CORS.get_access_control_headers()
+
+
+local_server_errors()
 
 
 def _body() -> bytes | None:

@@ -9,13 +9,14 @@ screening id are logged, never request bodies or exception messages.
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from typing import Any
 
 from pydantic import ValidationError
 
-from papila.imaging import ImageError
+from papila.imaging import BOMB_ERRORS, TOO_LARGE, TOO_LARGE_MESSAGE, ImageError
 
 log = logging.getLogger("papila.api")
 
@@ -57,7 +58,12 @@ def error_body(code: str, message: str, details: list[dict[str, str]] | None = N
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
+    # A field name is the client's text (an unknown key may be 100,000 characters): shown shortened.
+    return ".".join(_short(str(part)) for part in loc) or "body"
+
+
+def _short(text: str, limit: int = 64) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _problem(err: dict[str, Any]) -> str:
@@ -116,6 +122,8 @@ def reply_for_exception(
         return err.status, err.body(), {}
     if isinstance(exc, ImageError):
         return IMAGE_ERROR_STATUS.get(exc.code, 400), error_body(exc.code, exc.message), {}
+    if isinstance(exc, BOMB_ERRORS):  # Pillow's own guard, met outside imaging.decode: still the client's photo
+        return IMAGE_ERROR_STATUS[TOO_LARGE], error_body(TOO_LARGE, TOO_LARGE_MESSAGE), {}
     frames = "".join(traceback.format_tb(exc.__traceback__))  # code locations only, no values
     if _is_unavailable(exc):
         log.error("dependency unavailable: %s route=%s screening_id=%s", type(exc).__name__, route, screening_id)
@@ -145,3 +153,43 @@ def reshape_framework_error(status: int, body: Any) -> dict[str, Any] | None:
         method = body["Message"].rsplit(" ", 1)[-1]
         message = f"The {method} method is not allowed on this path."
     return error_body(code, message)
+
+
+# What an HTTP server refuses before any route runs (http.server's send_error: a request line over
+# 64 KiB, too many or too long headers, a malformed request line): contract errors, not HTML pages.
+_SERVER_CODES = {
+    400: ("bad_request", "The request could not be understood; check the method, path and HTTP version."),
+    408: ("request_timeout", "The request took too long to arrive; please send it again."),
+    414: ("uri_too_long", "The address is too long; a screening id is a 36-character UUID."),
+    431: ("headers_too_large", "The request headers are too large or too many; send fewer or shorter headers."),
+    501: ("method_not_allowed", "This method is not supported."),
+    505: ("http_version_not_supported", "Use HTTP/1.1."),
+}
+
+
+def server_error_response(status: int) -> tuple[str, bytes]:
+    """(reason phrase, JSON body) for an error the HTTP server itself answers with `status`."""
+    from http import HTTPStatus
+
+    code, message = _SERVER_CODES.get(status, ("bad_request", "The request could not be understood."))
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return phrase, json.dumps(error_body(code, message), separators=(",", ":")).encode()
+
+
+def contract_send_error(handler: Any, code: int, message: str | None = None, explain: str | None = None) -> None:
+    """A drop-in for `http.server.BaseHTTPRequestHandler.send_error` (as `chalice local` uses it) that
+    answers in the contract's shape. The request's own text (in `message`) is never echoed."""
+    phrase, body = server_error_response(int(code))
+    handler.log_error("code %d, message %s", code, phrase)
+    handler.send_response(code, phrase)
+    handler.send_header("Connection", "close")
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in getattr(handler, "contract_error_headers", {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)

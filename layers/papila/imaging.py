@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
+from struct import error as struct_error
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-# Decompression-bomb guard: 50 MP covers every fundus camera (a 7360 x 4912 DSLR is 36 MP).
-Image.MAX_IMAGE_PIXELS = 50_000_000
+# Bounds checked from the header, before a pixel is decoded (a 291 KB PNG can declare 9990 x 9990):
+# 50 MP covers every fundus camera (a 7360 x 4912 DSLR is 36 MP); no camera makes a side over 20,000 px.
+MAX_PIXELS = 50_000_000
+MAX_SIDE = 20_000
+# Pillow's own guard stays as a backstop for every other opener (it warns above this, raises above 2x);
+# decode() refuses anything over MAX_PIXELS itself, so here it can only ever bite on a refused image.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+BOMB_ERRORS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff", "MPO": "image/jpeg"}
 MIN_SIDE = 64
+# EXIF orientation -> the transpose that displays the photo upright (as PIL.ImageOps.exif_transpose).
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# The API decodes inline photos in a function whose peak must stay under 512 MB, ~70 MB of which is
+# Python and its libraries: it refuses photos whose decoding would hold more than this (estimated from
+# the header by decode_cost). The worker has 3 GB and needs no such budget.
+API_DECODE_BYTES = 320_000_000
+TOO_LARGE = "image_too_large"
+TOO_LARGE_MESSAGE = (f"The photo has too many pixels; upload one under {MAX_PIXELS // 1_000_000} megapixels "
+                     f"and at most {MAX_SIDE:,} pixels a side.")
 
 
 class ImageError(ValueError):
@@ -35,23 +56,87 @@ class Crop:
         return {"x": self.x, "y": self.y, "size": self.size}
 
 
-def decode(data: bytes) -> Image.Image:
-    """Decode JPEG/PNG/TIFF bytes into RGB with EXIF orientation applied; ImageError otherwise."""
+def check_dimensions(width: int, height: int) -> None:
+    """ImageError `image_too_large` if a photo of this size is over the pixel or side bounds."""
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise ImageError(TOO_LARGE, TOO_LARGE_MESSAGE)
+
+
+def decode_cost(im: Image.Image, *, transposed: bool = False) -> int:
+    """The bytes decoding `im` (opened, not loaded) to upright RGB holds at its peak, from its header.
+
+    Pillow keeps 1/L/P at 1 byte a pixel, I;16 at 2 and everything else (RGB included) at 4; converting
+    to RGB adds 4, turning upright another 4; a progressive JPEG also makes libjpeg hold every DCT
+    coefficient of the image (2 bytes a sample, chroma subsampling counted) while it decodes."""
+    pixels = im.width * im.height
+    stored = 1 if im.mode in ("1", "L", "P") else 2 if im.mode.startswith("I;16") else 4
+    peak = pixels * (stored + (0 if im.mode == "RGB" else 4))
+    if im.format in ("JPEG", "MPO") and (im.info.get("progressive") or im.info.get("progression")):
+        layers = getattr(im, "layer", None) or [("", 1, 1, 0)] * len(im.getbands())
+        h_max = max(max(layer[1] for layer in layers), 1)
+        v_max = max(max(layer[2] for layer in layers), 1)
+        samples = sum(max(layer[1], 1) * max(layer[2], 1) for layer in layers) / (h_max * v_max)
+        peak = max(peak, pixels * stored + int(2 * samples * pixels))
+    if transposed:
+        peak = max(peak, 8 * pixels)
+    return peak
+
+
+def decode(data: bytes, *, max_bytes: int | None = None) -> Image.Image:
+    """Decode JPEG/PNG/TIFF bytes into RGB with EXIF orientation applied; ImageError otherwise.
+
+    Pillow opens lazily: the format and the size come from the header, and anything over the bounds
+    (MAX_PIXELS, MAX_SIDE and, if given, `max_bytes` of decoding memory, see decode_cost) is refused
+    before a pixel is decoded. The result is a plain RGB image without `info` (no EXIF, ICC or text),
+    made with as few full-size copies as possible."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with warnings.catch_warnings():
+            # A bomb warning is an error here, whatever the process's warning filters say.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+        try:
             if im.format not in FORMATS:
                 raise ImageError("unsupported_format", "Upload a JPEG, PNG or TIFF photo.")
+            check_dimensions(*im.size)
+            # The orientation as the header tells it (a PNG's eXIf chunk may follow its pixels: not read
+            # yet), for the budget; the one to apply is read after loading (Pillow turns TIFFs itself).
+            late_exif = im.format == "PNG" and "exif" not in im.info
+            budgeted = not late_exif and im.getexif().get(0x0112) in _ORIENTATION
+            _check_budget(im, budgeted, max_bytes)
             im.load()
-            rgb = ImageOps.exif_transpose(im).convert("RGB")
+            transpose = _ORIENTATION.get(im.getexif().get(0x0112))
+            if transpose is not None and not budgeted:
+                _check_budget(im, True, max_bytes)
+            if im.mode == "RGB":
+                rgb = im._new(im.im)  # the same pixels, without the file's info (EXIF, ICC, text); no copy
+            else:
+                rgb = im.convert("RGB")
+        finally:
+            im.close()  # the decoded pixels go as soon as nothing else holds them
+        rgb.info = {}
+        if transpose is not None:
+            rgb = rgb.transpose(transpose)
     except ImageError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise ImageError("image_too_large", "The photo has too many pixels; upload one under 50 megapixels.") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except BOMB_ERRORS as exc:
+        raise ImageError(TOO_LARGE, TOO_LARGE_MESSAGE) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError,
+            struct_error, ZeroDivisionError, EOFError) as exc:
         raise ImageError("unreadable_image", "The file is not a readable JPEG, PNG or TIFF image.") from exc
     if min(rgb.size) < MIN_SIDE:
         raise ImageError("image_too_small", f"The photo is too small; it must be at least {MIN_SIDE} pixels a side.")
     return rgb
+
+
+def _check_budget(im: Image.Image, transposed: bool, max_bytes: int | None) -> None:
+    if max_bytes is not None and decode_cost(im, transposed=transposed) > max_bytes:
+        raise ImageError(TOO_LARGE, _over_budget_message(im))
+
+
+def _over_budget_message(im: Image.Image) -> str:
+    kind = "progressive JPEG" if im.info.get("progressive") else f"{im.mode} {im.format}"
+    return (f"The photo ({im.width} x {im.height} pixels, {kind}) needs too much memory to check here; upload "
+            "a smaller one, or a baseline JPEG or RGB PNG, or upload it by presigned POST (without image_base64).")
 
 
 def sniff_content_type(data: bytes) -> str | None:
@@ -68,7 +153,10 @@ def sniff_content_type(data: bytes) -> str | None:
 def encode(image: Image.Image, content_type: str) -> bytes:
     """Re-encode pixels only: no EXIF, ICC, XMP or text chunks survive."""
     buf = io.BytesIO()
-    clean = Image.frombytes(image.mode, image.size, image.tobytes())
+    if type(image) is Image.Image and not image.info:
+        clean = image  # decode()'s output: nothing but pixels already, and no full-size copy
+    else:
+        clean = Image.frombytes(image.mode, image.size, image.tobytes())
     if content_type == "image/jpeg":
         clean.save(buf, "JPEG", quality=95, subsampling=0)
     elif content_type == "image/tiff":

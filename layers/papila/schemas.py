@@ -8,6 +8,7 @@ The seed-compatible models are lenient: the 2020 client sends what it sends.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -31,6 +32,7 @@ MAX_UPLOAD_BYTES = 20 * MIB  # presigned uploads (the POST policy's content-leng
 MAX_INLINE_BYTES = 7 * MIB  # inline uploads and /api/locate, decoded
 COORD_LIMIT = 50_000  # no fundus camera makes a side this long (imaging caps images at 50 MP)
 MIN_CROP = 32
+MAX_JSON_DEPTH = 16  # our deepest body is 3 levels (feedback -> metadata -> field); 16 is plenty
 CONSENT_VERSION = "2026-11"
 
 
@@ -144,15 +146,21 @@ class LocateRequest(Strict):
         return self
 
 
+# Seed-route numbers are lenient about type (the 2020 client sends floats) but bounded, so no arithmetic
+# on them can overflow (a crop of 1e308 scaled up is inf, and round(inf) raises).
+SeedCoord = Annotated[float, Field(ge=-COORD_LIMIT, le=COORD_LIMIT, allow_inf_nan=False)]
+SeedSide = Annotated[float | None, Field(ge=1, le=COORD_LIMIT, allow_inf_nan=False)]
+
+
 class SeedCropData(BaseModel):
     """react-image-crop's crop: x, y, width, height in displayed pixels (or percent with unit "%")."""
 
     model_config = ConfigDict(extra="ignore")
-    x: float = 0
-    y: float = 0
-    width: float = 0
-    height: float = 0
-    unit: str | None = None
+    x: SeedCoord = 0
+    y: SeedCoord = 0
+    width: SeedCoord = 0
+    height: SeedCoord = 0
+    unit: Annotated[str | None, Field(max_length=8)] = None
 
 
 class SeedProcess(BaseModel):
@@ -161,24 +169,77 @@ class SeedProcess(BaseModel):
     model_config = ConfigDict(extra="ignore")
     cropData: SeedCropData | None = None
     imageName: Annotated[str, Field(min_length=1, max_length=255)]
-    imageWidth: Annotated[float | None, Field(gt=0)] = None
-    imageHeight: Annotated[float | None, Field(gt=0)] = None
+    imageWidth: Annotated[SeedSide, Field(description="displayed width, px")] = None
+    imageHeight: Annotated[SeedSide, Field(description="displayed height, px")] = None
     b64Image: str
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (CreateScreening, Feedback, Rerun, LocateRequest, SeedProcess)
 
 
+class _NonFinite(ValueError):
+    """NaN, Infinity or a number beyond a double's range (1e999) in a request body."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFinite(name)  # json's NaN, Infinity and -Infinity extensions: not JSON (RFC 8259)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # "\ud800" escapes parse, but are no text (nor storable)
+TOO_DEEP = f"The request body nests too deeply; at most {MAX_JSON_DEPTH} levels are allowed."
+
+
+def json_problem(value: Any, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """Why a parsed body is refused (nesting deeper than `limit`, a lone surrogate in a string), or None."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return "The request body has text that is not valid Unicode (a lone surrogate); send UTF-8 text."
+        elif isinstance(item, dict | list):
+            if depth > limit:
+                return TOO_DEEP
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                item = item.values()
+            stack.extend((child, depth + 1) for child in item)
+    return None
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """A request body as JSON: finite numbers, nesting at most MAX_JSON_DEPTH, valid Unicode; ApiError 400
+    `invalid_json` otherwise (never a RecursionError, NaN or inf further on)."""
+    try:
+        value = json.loads(raw, parse_float=_finite_float, parse_constant=_reject_constant)
+    except _NonFinite:
+        raise ApiError(400, "invalid_json",
+                       "The request body has a number that is not finite (NaN, Infinity or out of range); "
+                       "send finite numbers only.") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", TOO_DEEP) from None
+    except (ValueError, UnicodeDecodeError):  # includes ints of over 4300 digits
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+    problem = json_problem(value)
+    if problem:
+        raise ApiError(400, "invalid_json", problem)
+    return value
+
+
 def parse_object(raw: bytes | str | None, *, allow_empty: bool = False) -> dict[str, Any]:
-    """The request body as a JSON object; ApiError 400 otherwise."""
+    """The request body as a JSON object (see `parse_json`); ApiError 400 otherwise."""
     if raw is None or (isinstance(raw, bytes | str) and not raw.strip()):
         if allow_empty:
             return {}
         raise ApiError(400, "invalid_json", "The request needs a JSON object body.")
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+    value = parse_json(raw)
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
     return value

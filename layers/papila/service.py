@@ -46,6 +46,9 @@ TEXT = "text/plain; charset=utf-8"
 PDF = "application/pdf"
 # The file extension an inline image is stored under, by its real content type (seed route).
 STORED_EXTENSION = {"image/jpeg": "jpg", "image/png": "png", "image/tiff": "tif"}
+# /api/locate works on a copy this long (the locator itself looks at 512 px): a big photo is shrunk
+# first, so the full-size pixels are not held twice (the API's memory: under 512 MB).
+LOCATE_MAX_SIDE = 2048
 
 
 @dataclass
@@ -87,7 +90,7 @@ def load_image(data: bytes, declared: str | None = None) -> tuple[Image.Image, s
         raise ApiError(
             415, "content_type_mismatch", f"The file is {real} but content_type says {declared}; send the right type."
         )
-    return imaging.decode(data), real
+    return imaging.decode(data, max_bytes=imaging.API_DECODE_BYTES), real
 
 
 def check_overlap(crop: CropIn | Crop, width: int, height: int) -> None:
@@ -171,7 +174,8 @@ class ScreeningService:
         return self._store
 
     def _record(self, screening_id: str) -> dict[str, Any]:
-        record = self.store.get(_require_id(screening_id))
+        sid = _require_id(screening_id)  # before the database is touched
+        record = self.store.get(sid)
         if record is None:
             raise ApiError(404, "not_found", "No screening has this id.")
         return record
@@ -330,15 +334,21 @@ class ScreeningService:
     def locate(self, raw: bytes | None) -> Reply:
         req = LocateRequest.model_validate(parse_object(raw))
         image, _ = load_image(decode_base64(req.image_base64))
+        original = (req.width, req.height) if req.width and req.height else image.size
+        if max(image.size) > LOCATE_MAX_SIDE:  # the full-size photo goes: locate would copy it again
+            image, _ = imaging.downscale(image, LOCATE_MAX_SIDE)
         from papila.locate import locate  # numpy work: imported on first use
 
         try:
             found = locate(image)
         except ImageError as exc:
             raise ApiError(422, exc.code, exc.message) from None
+        except IndexError:  # papila.locate finds no candidate at all on a flat picture
+            raise ApiError(422, "disc_not_found", "No optic disc was found in the photo; draw a square around "
+                                                  "the disc by hand.") from None
         crop = found.crop
-        if req.width and req.height and (req.width, req.height) != image.size:
-            crop = scale_crop(crop, image.size, (req.width, req.height))
+        if original != image.size:
+            crop = scale_crop(crop, image.size, original)
         return Reply(200, {"crop": crop.as_dict(), "confidence": round(float(found.confidence), 4)})
 
     # --- service routes
