@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from papila.cli import main as papila
 from papila.model.cdr import expert_crops, weak_masks
+from papila.model.measures import NAMES
 from papila.model.release import DISC_CUP_NAME, MASTER_NAME, SERVING_NAME
 from papila.model.runtime import vertical_cdr
 from PIL import Image, ImageDraw
@@ -77,7 +78,8 @@ def test_train_writes_a_loadable_model_and_its_card(trained):
     assert "research and educational use only" in (out / "MODEL_CARD.md").read_text()
     # Per-domain figures (here one folder, one domain) and the combination fitted on out-of-fold predictions.
     assert card["metrics"]["by_domain"][_data.name]["n"] == 12
-    assert set(card["combination"]["weights"]) == {"w_logit", "w_cdr", "bias"}
+    assert set(card["combination"]["weights"]) == {"w_logit", "w_measures", "bias"}
+    assert len(card["combination"]["weights"]["w_measures"]) == len(NAMES)
     # The U-Net also learned from the photos, and its CDR error on them is measured out of fold, as served.
     photos_cv = card["metrics"]["cdr"]["cv_drishti_gs1"]
     assert photos_cv["n"] + photos_cv["missing"] == 4

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+COMBINATION_C = 1.0  # L2 strength of the combination, chosen on the out-of-fold measurements of both domains
 SEG_SIZE = 96
 WIDTHS = (12, 24, 48, 96)
 
@@ -87,11 +88,9 @@ def resize(image: np.ndarray, size: int = SEG_SIZE) -> np.ndarray:
     return np.asarray(small.resize((size, size), Image.Resampling.BILINEAR), np.float32)
 
 
-def predict_cdr(model: Any, images: np.ndarray) -> list[float | None]:
-    from papila.model.runtime import vertical_cdr
-
-    masks = model.predict(images.astype(np.float32), batch_size=32, verbose=0)
-    return [vertical_cdr(m) for m in masks]
+def predict_masks(model: Any, images: np.ndarray) -> np.ndarray:
+    """A Keras U-Net's disc/cup probabilities for crops already at its input size."""
+    return np.asarray(model.predict(images.astype(np.float32), batch_size=32, verbose=0))
 
 
 def to_litert(model: Any, path: Path) -> Path:
@@ -105,17 +104,25 @@ def to_litert(model: Any, path: Path) -> Path:
     return path
 
 
-def combine_fit(probabilities: np.ndarray, cdrs: np.ndarray, labels: np.ndarray,
-                use_network: bool = True) -> dict[str, float]:
-    """Logistic regression on [logit(p_vgg), cdr] (or on the CDR alone, `use_network=False`: then
-    w_logit is 0); returned as plain weights for the runtime."""
+def combine_fit(probabilities: np.ndarray, measures: np.ndarray, labels: np.ndarray,
+                use_network: bool = True) -> dict[str, Any]:
+    """Logistic regression (L2, class-balanced, standardised inputs) on [logit(p_vgg19), disc measurements]
+    (or on the measurements alone, `use_network=False`: then w_logit is 0). The standardisation is folded
+    into the weights, so the runtime computes one dot product."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.column_stack([_logit(probabilities), cdrs]) if use_network else np.asarray(cdrs, np.float64)[:, None]
-    lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(x, labels)
-    if not use_network:
-        return {"w_logit": 0.0, "w_cdr": float(lr.coef_[0, 0]), "bias": float(lr.intercept_[0])}
-    return {"w_logit": float(lr.coef_[0, 0]), "w_cdr": float(lr.coef_[0, 1]), "bias": float(lr.intercept_[0])}
+    from papila.model.measures import NAMES
+
+    x = np.asarray(measures, np.float64)
+    if use_network:
+        x = np.column_stack([_logit(probabilities), x])
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    lr = LogisticRegression(C=COMBINATION_C, class_weight="balanced", max_iter=5000).fit((x - mean) / scale, labels)
+    coef = lr.coef_[0] / scale
+    bias = float(lr.intercept_[0] - (coef * mean).sum())
+    w_logit = float(coef[0]) if use_network else 0.0
+    rest = coef[1:] if use_network else coef
+    return {"w_logit": w_logit, "w_measures": dict(zip(NAMES, map(float, rest), strict=True)), "bias": bias}
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -123,11 +130,14 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def combine(probability: float, cdr: float | None, weights: dict[str, float], cdr_default: float) -> float:
-    """The screening probability from the network and the CDR (a missing CDR takes the training mean)."""
-    z = weights["w_logit"] * float(_logit(np.array([probability]))[0]) + weights["w_cdr"] * (
-        cdr if cdr is not None else cdr_default) + weights["bias"]
-    return float(1 / (1 + np.exp(-z)))
+def combine(probability: float, measures: np.ndarray, weights: dict[str, Any]) -> float:
+    """The screening probability from the network's probability and the disc measurements."""
+    from papila.model.measures import NAMES
+
+    w = np.array([weights["w_measures"][name] for name in NAMES])
+    z = (weights["w_logit"] * float(_logit(np.array([probability]))[0])
+         + float(np.dot(w, np.asarray(measures, np.float64))) + weights["bias"])
+    return float(1 / (1 + np.exp(-np.clip(z, -50, 50))))
 
 
 def weak_masks(size: int, centre: tuple[float, float], disc_diameter: float, cdr: float) -> np.ndarray:

@@ -18,6 +18,8 @@ import numpy as np
 from papila.disc import SIDE_PER_DISC
 from papila.model import architecture, metrics
 from papila.model.data import list_samples, load_mask, load_rgb
+from papila.model.measures import NAMES, measures
+from papila.model.measures import VERSION as MEASURES_VERSION
 from papila.model.runtime import vertical_cdr
 
 SERVING_NAME = "papila_vgg19_int8.tflite"
@@ -130,6 +132,7 @@ def disc_cup_stage(samples: list, inputs: np.ndarray, splits: list[tuple[np.ndar
     expert = [vertical_cdr(np.stack([load_mask(s.disc_mask, 56), load_mask(s.cup_mask, 56)], -1).astype(np.float32))
               if s.disc_mask else None for s in samples]
     oof: list[float | None] = [None] * len(samples)
+    oof_measures: list[list[float]] = [[] for _ in samples]
     photo_oof: list[float | None] = []
     photo_expert: list[float] = []
     refused = 0
@@ -138,8 +141,9 @@ def disc_cup_stage(samples: list, inputs: np.ndarray, splits: list[tuple[np.ndar
         model = cdr_model.fit_unet(images[use], masks[use], epochs, seed + k, _log)
         seg = KerasSegmenter(model)
         small = np.stack([cdr_model.resize(x, seg.input_size) for x in inputs[va]])
-        for i, value in zip(va, cdr_model.predict_cdr(model, small), strict=True):
-            oof[i] = value
+        for i, image, probabilities in zip(va, small, cdr_model.predict_masks(model, small), strict=True):
+            oof[i] = vertical_cdr(probabilities)
+            oof_measures[i] = measures(probabilities, image).tolist()
         if len(photo_va) and disc_centres is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 items = json.loads((disc_centres / "discs.json").read_text())
@@ -151,7 +155,7 @@ def disc_cup_stage(samples: list, inputs: np.ndarray, splits: list[tuple[np.ndar
             photo_expert += exp.tolist()
             refused += n_refused
         _log(f"U-Net fold {k}: CDR error {json.dumps(_cdr_mae([oof[i] for i in va], [expert[i] for i in va]))} (crops)")
-    return {"oof_cdr": oof, "cdr_mae_cv": _cdr_mae(oof, expert), "epochs": epochs, "folds": len(splits),
+    return {"oof_cdr": oof, "oof_measures": oof_measures, "cdr_mae_cv": _cdr_mae(oof, expert), "epochs": epochs, "folds": len(splits),
             "cdr_mae_photos_cv": (_cdr_mae(photo_oof, photo_expert) | {"refused": refused}) if photo_oof else None,
             "photo_cdrs": photo_oof, "photo_expert": photo_expert, "photos": n_photos,
             "photos_from": str(disc_centres) if n_photos else None}
@@ -164,7 +168,7 @@ def cached_disc_cup_stage(work: Path, samples: list, inputs: np.ndarray, splits:
     import hashlib
 
     key = hashlib.sha256(json.dumps([[str(s.path) for s in samples], [va.tolist() for _, va in splits], seed, epochs,
-                                     str(disc_centres)]).encode())
+                                     str(disc_centres), MEASURES_VERSION]).encode())
     key.update(inputs.tobytes())
     path = work / f"disc_cup_cv-{key.hexdigest()[:16]}.json"
     if path.exists():
@@ -174,16 +178,16 @@ def cached_disc_cup_stage(work: Path, samples: list, inputs: np.ndarray, splits:
     return stage
 
 
-def _stacked(features: np.ndarray, labels: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
-             use_network: bool = True) -> np.ndarray:
+def _stacked(network: np.ndarray, measures: np.ndarray, labels: np.ndarray,
+             splits: list[tuple[np.ndarray, np.ndarray]], use_network: bool = True) -> np.ndarray:
     """Out-of-fold combined probabilities: fold k's combination is fitted on the other folds' out-of-fold
-    features only."""
+    network probabilities and disc measurements only."""
     from papila.model import cdr as cdr_model
 
     out = np.full(len(labels), np.nan)
     for tr, va in splits:
-        w = cdr_model.combine_fit(features[tr, 0], features[tr, 1], labels[tr], use_network=use_network)
-        out[va] = [cdr_model.combine(p, c, w, 0.0) for p, c in features[va]]
+        w = cdr_model.combine_fit(network[tr], measures[tr], labels[tr], use_network=use_network)
+        out[va] = [cdr_model.combine(p, m, w) for p, m in zip(network[va], measures[va], strict=True)]
     return out
 
 
@@ -247,7 +251,7 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
         "model_version": "",
         "architecture": "VGG19 (16 conv + batch norm) -> GlobalAveragePooling2D -> Dense(2, softmax) + a disc/cup "
                         "U-Net (96 px) that verifies the disc, cuts the square of one anatomical scale and measures "
-                        "the vertical cup-to-disc ratio, combined with the network's probability",
+                        "the disc (cup-to-disc ratios, pallor profile), combined with the network's probability",
         "input_size": cfg["size"],
         "runtime": "LiteRT full-integer int8 (float input/output), outputs probabilities and class activation maps",
         "crop": {"side_per_disc_height": SIDE_PER_DISC,
@@ -290,34 +294,37 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
 
     stage = cached_disc_cup_stage(work, samples, inputs.images, splits, cfg["seed"], seg_epochs, disc_centres)
     known = [c for c in stage["oof_cdr"] if c is not None]
-    cdr_default = float(np.mean(known)) if known else 0.5
-    cdr = np.array([c if c is not None else cdr_default for c in stage["oof_cdr"]])
-    features = np.column_stack([network, cdr])
-    served = _stacked(features, labels, splits)
-    weights = cdr_model.combine_fit(network, cdr, labels)
+    cdr = np.array([c if c is not None else float(np.mean(known) if known else 0.5) for c in stage["oof_cdr"]])
+    disc_measures = np.array(stage["oof_measures"], np.float64)
+    served = _stacked(network, disc_measures, labels, splits)
+    weights = cdr_model.combine_fit(network, disc_measures, labels)
     # The rule, fixed before looking: the network joins the served probability only where it earns its
-    # place, i.e. the combination beats the CDR alone out of fold in every domain; otherwise the served
-    # probability is the CDR alone (the network keeps drawing the heat map).
-    cdr_only = _stacked(np.column_stack([np.full(len(cdr), 0.5), cdr]), labels, splits, use_network=False)
+    # place, i.e. the combination beats the disc measurements alone out of fold in every domain; otherwise
+    # the served probability is the measurements alone (the network keeps drawing the heat map).
+    measures_only = _stacked(network, disc_measures, labels, splits, use_network=False)
     beats = {d: metrics.roc_auc(labels[domains == d], served[domains == d])
-             > metrics.roc_auc(labels[domains == d], cdr_only[domains == d]) for d in sorted(set(domains.tolist()))}
+             > metrics.roc_auc(labels[domains == d], measures_only[domains == d])
+             for d in sorted(set(domains.tolist()))}
     network_serves = all(beats.values())
     if not network_serves:
-        served = cdr_only
-        weights = cdr_model.combine_fit(np.full(len(cdr), 0.5), cdr, labels, use_network=False)
-    card_metrics["network_in_served_probability"] = {"serves": network_serves, "beats_cdr_alone_by_domain": beats}
+        served = measures_only
+        weights = cdr_model.combine_fit(network, disc_measures, labels, use_network=False)
+    card_metrics["network_in_served_probability"] = {"serves": network_serves,
+                                                     "beats_disc_measures_alone_by_domain": beats}
     threshold = metrics.threshold_for_specificity(labels, served, target_specificity)
-    scores = {"served": served, "network": network, "cdr": cdr}
+    scores = {"served": served, "network": network, "cdr": cdr, "disc_measures": measures_only}
     card_metrics["cv"] = metrics.summary(labels, served, threshold) | {
-        "auc_network": metrics.roc_auc(labels, network), "auc_cdr": metrics.roc_auc(labels, cdr)}
+        "auc_network": metrics.roc_auc(labels, network), "auc_cdr": metrics.roc_auc(labels, cdr),
+        "auc_disc_measures": metrics.roc_auc(labels, measures_only)}
     card_metrics["by_domain"] = _by_domain(labels, scores, domains, threshold)
     card_metrics["operating_points"] = operating_points(labels, served, domains)
     card_metrics["cdr"] = {"cv_rim_one_unet": stage["cdr_mae_cv"]}
     if stage["cdr_mae_photos_cv"]:
         card_metrics["cdr"]["cv_drishti_gs1"] = stage["cdr_mae_photos_cv"]
-    card["combination"] = {"weights": weights, "cdr_default": round(cdr_default, 4),
-                           "rule": "p = sigmoid(w_logit * logit(p_vgg19) + w_cdr * vertical_cdr + bias), fitted on "
-                                   "the out-of-fold predictions"}
+    card["combination"] = {"weights": weights,
+                           "rule": "p = sigmoid(w_logit * logit(p_vgg19) + sum(w_measures[m] * m) + bias) over the "
+                                   "disc measurements m of papila.model.measures, fitted on the out-of-fold "
+                                   "predictions and measurements"}
     card["threshold"] = threshold
     card["threshold_rule"] = (f"lowest threshold with >= {target_specificity:.2f} specificity on the pooled "
                               f"out-of-fold screening probabilities of every domain ({cfg['folds']} folds grouped by "
@@ -336,7 +343,8 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
             d: (labels[domains == d], served[domains == d])
             for d in sorted(set(domains.tolist()))}, "Out-of-fold ROC, served probability, by domain").name
         plot_files["roc_parts"] = plots.roc_curves(out / "roc_parts.png", {
-            "served": (labels, served), "VGG19 alone": (labels, network), "CDR alone": (labels, cdr)},
+            "served": (labels, served), "VGG19 alone": (labels, network), "CDR alone": (labels, cdr),
+            "disc measurements alone": (labels, measures_only)},
             "Out-of-fold ROC, all domains: the parts and the combination").name
         plot_files["calibration"] = plots.calibration(out / "calibration.png", {
             d: (labels[domains == d], served[domains == d]) for d in sorted(set(domains.tolist()))}).name
@@ -348,6 +356,7 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
     card["plots"] = plot_files
     (work / "oof.json").write_text(json.dumps({"labels": labels.tolist(), "domains": domains.tolist(),
                                                "network": network.tolist(), "cdr": cdr.tolist(),
+                                               "disc_measures": measures_only.tolist(),
                                                "served": served.tolist()}))
     write_card(out, card)
     _log(f"model {card['model_version']}: {json.dumps(card_metrics['cv'])}")
@@ -384,11 +393,13 @@ def data_name(data_dirs: list[str]) -> str:
 
 
 def write_card(out: Path, card: dict[str, Any]) -> None:
-    """Version from the served files' bytes (network and segmenter), then model.json and MODEL_CARD.md."""
+    """Version from what serves: the files' bytes (network and segmenter) and the combination's weights;
+    then model.json and MODEL_CARD.md."""
     digest = hashlib.sha256()
     for name in (card["files"]["serving"], card["files"].get("disc_cup")):
         if name:
             digest.update((out / name).read_bytes())
+    digest.update(json.dumps(card.get("combination"), sort_keys=True).encode())
     trained = datetime.now(UTC)
     card["model_version"] = f"vgg19bn-{trained:%Y-%m-%d}-{digest.hexdigest()[:8]}"
     card["trained_at"] = trained.isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -406,15 +417,15 @@ def _domain_table(card: dict[str, Any]) -> str:
     rows = card["metrics"].get("by_domain") or {}
     if not rows:
         return "No cross-validation in this run (`--folds 1`): no out-of-fold metrics."
-    lines = [("| domain | images (glaucoma / normal) | AUC served | AUC VGG19 alone | AUC CDR alone | sensitivity | "
-             "specificity |"), "|---|---|---|---|---|---|---|"]
+    lines = [("| domain | images (glaucoma / normal) | AUC served | AUC VGG19 alone | AUC CDR alone | AUC disc "
+              "measurements alone | sensitivity | specificity |"), "|---|---|---|---|---|---|---|---|"]
     for name, m in rows.items():
         lines.append(f"| {name} | {m['n']} ({m['glaucoma']} / {m['normal']}) | {_fmt(m['auc_served'])} | "
-                     f"{_fmt(m['auc_network'])} | {_fmt(m['auc_cdr'])} | {_fmt(m['sensitivity'])} | "
-                     f"{_fmt(m['specificity'])} |")
+                     f"{_fmt(m['auc_network'])} | {_fmt(m['auc_cdr'])} | {_fmt(m.get('auc_disc_measures'))} | "
+                     f"{_fmt(m['sensitivity'])} | {_fmt(m['specificity'])} |")
     cv = card["metrics"]["cv"]
     lines.append(f"| all (pooled) | {cv['n']} | {_fmt(cv['auc'])} | {_fmt(cv['auc_network'])} | {_fmt(cv['auc_cdr'])} | "
-                 f"{_fmt(cv['sensitivity'])} | {_fmt(cv['specificity'])} |")
+                 f"{_fmt(cv.get('auc_disc_measures'))} | {_fmt(cv['sensitivity'])} | {_fmt(cv['specificity'])} |")
     return "\n".join(lines)
 
 
@@ -436,16 +447,18 @@ def _verdict(card: dict[str, Any]) -> str:
     rule = card["metrics"].get("network_in_served_probability")
     if not rule:
         return ""
-    worse = [d for d, ok in rule["beats_cdr_alone_by_domain"].items() if not ok]
+    worse = [d for d, ok in rule["beats_disc_measures_alone_by_domain"].items() if not ok]
     if worse:
-        return (f"**The VGG19 does not earn its place yet:** combined with the CDR it does not beat the CDR alone out "
-                f"of fold in: {', '.join(worse)}. By the release rule the served probability is therefore the CDR "
-                "alone (a logistic function of it); the VGG19 still draws the heat map.")
-    return "The combination beats the CDR alone out of fold in every domain, so the VGG19 is part of the served probability."
+        return (f"**The VGG19 does not earn its place yet:** combined with the disc measurements it does not beat "
+                f"the measurements alone out of fold in: {', '.join(worse)}. By the release rule the served "
+                "probability is therefore the disc measurements alone (a logistic function of them); the VGG19 "
+                "still draws the heat map.")
+    return ("The combination beats the disc measurements alone out of fold in every domain, so the VGG19 is part "
+            "of the served probability.")
 
 
 def _plots(card: dict[str, Any]) -> str:
-    captions = {"roc": "ROC curves per domain (out of fold)", "roc_parts": "VGG19 alone, CDR alone, combined",
+    captions = {"roc": "ROC curves per domain (out of fold)", "roc_parts": "VGG19 alone, CDR alone, disc measurements alone, served",
                 "calibration": "Calibration (reliability) per domain", "cdr": "CDR as served vs experts (Drishti-GS1)"}
     return "\n".join(f"![{captions.get(k, k)}]({v})" for k, v in (card.get("plots") or {}).items())
 
@@ -496,12 +509,17 @@ def markdown(card: dict[str, Any]) -> str:
     by = "\n".join(f"- {d}: {e['n']} images ({e['glaucoma']} glaucoma, {e['normal']} normal) of {e['people']} people"
                    for d, e in (data.get("by_domain") or {}).items())
     w = (card.get("combination") or {}).get("weights")
-    combination = (f"sigmoid({w['w_logit']:.3f} * logit(p_vgg19) + {w['w_cdr']:.3f} * CDR + {w['bias']:.3f})" if w
-                   else "the VGG19's probability")
+    combination = (f"sigmoid({w['w_logit']:.3f} * logit(p_vgg19) + a weighted sum of {len(w['w_measures'])} disc "
+                   f"measurements + {w['bias']:.3f}) (weights in `model.json`)" if w else "the VGG19's probability")
     if w and w["w_logit"] == 0:
-        combination += (" - **the CDR alone**: the VGG19 did not beat the CDR alone out of fold in every domain, so "
-                        "by the release rule it does not enter the served probability (it still draws the heat map)")
+        combination += (" - **the disc measurements alone**: the VGG19 did not beat them out of fold in every "
+                        "domain, so by the release rule it does not enter the served probability (it still draws "
+                        "the heat map)")
     q = card["metrics"].get("int8_vs_float") or {}
+    quantised = (f"int8 against full precision on the same folds: AUC {_fmt(q.get('auc_int8'))} vs "
+                 f"{_fmt(q.get('auc_float'))}." if q else "int8 against full precision: not measured in this run "
+                 "(`tests/unit` compares them on photos cut as served).")
+    head = " \\\n    --head-only --init <master .npz of the body>" if train.get("head_only") else ""
     return f"""# Model card: {card['model_version']}
 
 **Intended use.** {card['intended_use']}
@@ -534,14 +552,18 @@ al., ISBI 2014): expert disc centres, diameters and CDRs, with squares that hold
 
 At the served threshold {card['threshold']:.4f}. {_verdict(card)}
 Published reference ({ref['source']}): AUC {ref['auc']}. This model's by-hospital test score is measured outside
-this repository. int8 against full precision on the same folds: AUC {_fmt(q.get('auc_int8'))} vs
-{_fmt(q.get('auc_float'))}.
+this repository. {quantised}
 
 {_plots(card)}
 
 ## Cup-to-disc ratio
 The U-Net segments disc and cup on the normalised square; the vertical CDR is the ratio of their heights.
 {_cdr_lines(card)}
+
+The served probability uses more than the CDR ({len(NAMES)} disc measurements, `papila/model/measures.py`): vertical
+and horizontal cup-to-disc ratios and the cup/disc area ratio at three confidence levels of the U-Net, the disc's
+size, and the pallor profile (each colour's brightness at five distances from the disc centre, above/below and
+beside it, relative to the retina around the disc, so that exposure and white balance cancel out).
 
 ## Operating threshold
 **{card['threshold']:.4f}**: the {card['threshold_rule']}. A probability at or above it is labelled
@@ -556,7 +578,7 @@ The U-Net segments disc and cup on the normalised square; the vertical CDR is th
 ```
 python bench/data_loop.py                      # against `make up`: HYGD through the API, feedback, export
 .venv/bin/papila train --data ../shared/datasets/rim-one-dl-hospital-train/images --data .localdata/exports/hygd \\
-    --out weights/ --epochs {train['epochs']} --folds {train['folds']} --size {train['size']} --seg-epochs {train.get('disc_cup_epochs', 40)}
+    --out weights/ --epochs {train['epochs']} --folds {train['folds']} --size {train['size']} --seg-epochs {train.get('disc_cup_epochs', 40)}{head}
 .venv/bin/papila evaluate --photos <folder with labels.csv and photos> --json
 python bench/locate.py && python bench/inference.py
 ```

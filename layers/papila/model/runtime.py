@@ -108,16 +108,29 @@ class DiscCupModel:
         """A crop (H x W x 3, 0..255) -> input_size x input_size x 2 probabilities (disc, cup)."""
         from papila.model.cdr import resize
 
-        self.interpreter.set_tensor(self._input["index"], resize(image, self.input_size)[None])
+        return self._segment_small(resize(image, self.input_size))
+
+    def _segment_small(self, small: np.ndarray) -> np.ndarray:
+        self.interpreter.set_tensor(self._input["index"], small[None])
         self.interpreter.invoke()
         return np.array(self.interpreter.get_tensor(self._output["index"])[0])
 
     def cdr(self, image: np.ndarray) -> float | None:
         return vertical_cdr(self.segment(image))
 
+    def measure(self, image: np.ndarray) -> tuple[float | None, np.ndarray]:
+        """The vertical CDR and the disc measurements (`papila.model.measures`) of a crop."""
+        from papila.model.cdr import resize
+        from papila.model.measures import measures
+
+        small = resize(image, self.input_size)
+        masks = self._segment_small(small)
+        return vertical_cdr(masks), measures(masks, small)
+
 
 class CombinedModel:
-    """The network's probability combined with the segmenter's CDR by the card's logistic weights."""
+    """The network's probability combined with the segmenter's disc measurements by the card's logistic
+    weights (w_logit 0: the measurements alone)."""
 
     def __init__(self, network: LiteRtModel | KerasModel, disc_cup: DiscCupModel, combination: dict) -> None:
         self.network, self.disc_cup, self.combination = network, disc_cup, combination
@@ -129,9 +142,8 @@ class CombinedModel:
 
         out = []
         for image, p in zip(np.asarray(batch, np.float32), self.network.predict(batch), strict=True):
-            cdr = self.disc_cup.cdr(image)
-            probability = combine(p.probability_glaucoma, cdr, self.combination["weights"],
-                                  self.combination["cdr_default"])
+            cdr, measures = self.disc_cup.measure(image)
+            probability = combine(p.probability_glaucoma, measures, self.combination["weights"])
             out.append(Prediction(probability, p.cam, cdr, p.probability_glaucoma))
         return out
 
