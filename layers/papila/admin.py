@@ -138,7 +138,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if not isinstance(created, str) or not isinstance(screening_id, str) or not is_valid_id(screening_id):
             raise ValueError
         return parse_instant(created), screening_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):  # RecursionError: deep JSON
         raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave out; start from the first page.") from None
 
 

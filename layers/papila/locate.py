@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from papila.imaging import Crop, downscale
+from papila.imaging import Crop, ImageError, downscale
 
 WORK_SIZE = 512
 DISC_PER_FIELD = 1 / 6.5  # disc diameter / field-of-view diameter, typical for 30-50 degree cameras
@@ -69,8 +69,11 @@ def _normalise(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def locate(image: Image.Image) -> LocateResult:
-    """The single most likely disc position (the first of `candidates`)."""
-    return candidates(image, 1)[0]
+    """The single most likely disc position (the first of `candidates`); none at all on a flat picture."""
+    found = candidates(image, 1)
+    if not found:
+        raise ImageError("disc_not_found", "No optic disc was found in the photo; draw a square around the disc by hand.")
+    return found[0]
 
 
 def candidates(image: Image.Image, count: int = 10) -> list[LocateResult]:

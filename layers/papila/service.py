@@ -343,9 +343,6 @@ class ScreeningService:
             found = locate(image)
         except ImageError as exc:
             raise ApiError(422, exc.code, exc.message) from None
-        except IndexError:  # papila.locate finds no candidate at all on a flat picture
-            raise ApiError(422, "disc_not_found", "No optic disc was found in the photo; draw a square around "
-                                                  "the disc by hand.") from None
         crop = found.crop
         if original != image.size:
             crop = scale_crop(crop, image.size, original)

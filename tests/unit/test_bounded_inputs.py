@@ -254,3 +254,24 @@ def test_exif_orientation_is_applied_once_in_every_format(fmt, orientation):
     assert upright.size == ((90, 130) if orientation in (6, 8) else (130, 90))
     corner = {1: (2, 2), 3: (127, 87), 6: (87, 2), 8: (2, 127)}[orientation]
     assert min(upright.getpixel(corner)) > 200, upright.getpixel(corner)
+
+
+def test_a_flat_picture_has_no_disc_to_locate():
+    from papila.imaging import ImageError
+    from papila.locate import locate
+
+    with pytest.raises(ImageError) as caught:
+        locate(Image.new("RGB", (800, 600)))
+    assert caught.value.code == "disc_not_found"
+
+
+def test_a_deeply_nested_admin_cursor_is_a_bad_cursor():
+    import base64
+
+    from papila.admin import decode_cursor
+    from papila.errors import ApiError
+
+    cursor = base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000).decode().rstrip("=")
+    with pytest.raises(ApiError) as caught:
+        decode_cursor(cursor)
+    assert caught.value.status == 400 and caught.value.code == "invalid_cursor"
