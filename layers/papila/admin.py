@@ -278,6 +278,7 @@ class AdminService:
             attempt=record.get("attempt", 0),
             history=jsonable(record.get("history") or []),
             original=None,
+            quality_scores=jsonable((record.get("error") or {}).get("quality_scores")),  # why the gate refused
         )
         key = record.get("original_key")
         if key and self.bucket.exists(key):

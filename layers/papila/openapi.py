@@ -365,6 +365,11 @@ ADMIN_SCREENING = {
                 "image": {"type": ["object", "null"], "properties": {"width": {"type": "integer"},
                                                                      "height": {"type": "integer"}}},
                 "attempt": {"type": "integer"},
+                "quality_scores": {
+                    "type": ["object", "null"], "additionalProperties": {"type": "number"},
+                    "description": "Detail view only: the input gate's scores behind a refusal (brightness, "
+                                   "sharpness and its limit, fundus-likeness scores and limits).",
+                },
                 "history": {"type": "array", "items": {"type": "object"},
                             "description": "Earlier results and errors, kept by each rerun."},
                 "original": {

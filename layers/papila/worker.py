@@ -8,7 +8,7 @@ import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
-from papila import export, imaging, keys, pipeline
+from papila import export, imaging, keys, pipeline, quality
 from papila.records import Status
 from papila.storage import ImageBucket
 from papila.store import ScreeningStore
@@ -69,10 +69,14 @@ class Worker:
 
     def _run(self, screening_id: str, key: str, record: dict[str, Any]) -> Status:
         data = self.bucket.get(key)
-        outcome = pipeline.screen_image(data, record.get("crop_request"), self.model, self.card)
+        with quality.recording() as assessed:
+            outcome = pipeline.screen_image(data, record.get("crop_request"), self.model, self.card)
         if isinstance(outcome, pipeline.Rejected):
-            self.store.move(screening_id, Status.REJECTED, unset=("lease_until",),
-                            set_fields={"error": {"code": outcome.code, "message": outcome.message}})
+            error: dict[str, Any] = {"code": outcome.code, "message": outcome.message}
+            scores = quality.merged_scores(assessed)
+            if scores:  # the quality gate's scores behind the decision (admins see why; never in the public view)
+                error["quality_scores"] = scores
+            self.store.move(screening_id, Status.REJECTED, unset=("lease_until",), set_fields={"error": error})
             log.info("screening %s rejected: %s", screening_id, outcome.code)
             return Status.REJECTED
         self.bucket.put(keys.crop_key(screening_id), outcome.crop_png, "image/png")

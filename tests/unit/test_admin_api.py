@@ -269,3 +269,15 @@ def test_create_export_that_cannot_be_queued_is_marked_failed(admin_api, aws):
 def test_cursor_round_trip():
     created = T0 + timedelta(milliseconds=5)
     assert admin.decode_cursor(admin.encode_cursor(created, UNKNOWN)) == (created, UNKNOWN)
+
+
+def test_detail_of_a_refused_photo_shows_the_gate_scores_the_public_view_does_not(admin_api, put):
+    sid = put(status="rejected")
+    scores = {"luminance": 0.41, "sharpness": 0.12, "sharpness_min": 0.19}
+    admin_api.db["screenings"].update_one({"_id": sid}, {"$set": {"error": {
+        "code": "too_blurred", "message": "Out of focus.", "quality_scores": scores}}})
+    body = _ok(admin_api.api.get(f"/api/admin/screenings/{sid}", headers=admin_api.headers))
+    assert body["quality_scores"] == scores and body["error"]["code"] == "too_blurred"
+    public = _ok(admin_api.api.get(f"/api/screenings/{sid}"))
+    assert public["error"] == {"code": "too_blurred", "message": "Out of focus."}
+    assert "quality_scores" not in json.dumps(public)

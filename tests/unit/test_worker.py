@@ -123,6 +123,7 @@ def test_unusable_photo_is_rejected_with_a_reason(store, bucket):
     assert worker.process(key) == Status.REJECTED
     rec = store.get(sid)
     assert rec["status"] == "rejected" and rec["error"]["code"] == "not_a_fundus_photo"
+    assert rec["error"]["quality_scores"]["spread"] < 4  # the scores behind the refusal are kept
     assert "result" not in rec
 
 
@@ -134,6 +135,7 @@ def test_out_of_focus_photo_is_rejected_before_the_model(store, bucket):
     assert worker.process(key) == Status.REJECTED
     rec = store.get(sid)
     assert rec["error"]["code"] == "too_blurred" and "focus" in rec["error"]["message"]
+    assert {"luminance", "sharpness", "sharpness_min"} <= set(rec["error"]["quality_scores"])
     assert "result" not in rec and model.calls == 0
 
 
