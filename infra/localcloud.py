@@ -621,7 +621,11 @@ class LocalCloud:
 
         with pymongo.MongoClient(self.settings.mongo_uri, serverSelectionTimeoutMS=3000) as client:
             col = client[self.settings.mongo_db]["screenings"]
-            orphans = [doc["_id"] for doc in col.find({"status": {"$ne": "awaiting_upload"}}, {"original_key": 1})
+            # The worker itself deletes an original it refused (a second upload with the same form, one
+            # whose metadata cannot be removed): such a record keeps its result, it is no orphan.
+            kept = {"status": {"$ne": "awaiting_upload"}, "original_replaced_at": {"$exists": False},
+                    "original_object.removed": {"$exists": False}}
+            orphans = [doc["_id"] for doc in col.find(kept, {"original_key": 1})
                        if doc.get("original_key") not in keys]
             if not orphans:
                 return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+import zlib
 from dataclasses import dataclass
 from struct import error as struct_error
 
@@ -214,3 +215,150 @@ def downscale(image: Image.Image, longest: int) -> tuple[Image.Image, float]:
         return image, 1.0
     small = image.resize((round(image.width / scale), round(image.height / scale)), Image.Resampling.BILINEAR)
     return small, image.width / small.width
+
+
+# ---------------------------------------------------------------- metadata stripping (presigned uploads)
+
+# JPEG segments kept: the JFIF header and Adobe's colour-transform flags (neither says anything about the
+# person, the place or the device; dropping Adobe's would change the colours of some files). Every other
+# APPn (EXIF/GPS, XMP, ICC, IPTC/Photoshop, MPF, maker notes) and every COM goes.
+_JPEG_KEPT_APPS = {0xE0: b"JFIF\x00", 0xEE: b"Adobe"}
+# PNG chunks kept: the pixels and how to show them. Text (tEXt, zTXt, iTXt), eXIf, iCCP, tIME and any
+# private chunk go.
+_PNG_KEPT_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT",
+                              b"pHYs", b"bKGD", b"acTL", b"fcTL", b"fdAT"})
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_CANNOT_STRIP = "The file's structure could not be read, so its metadata could not be removed."
+
+
+def strip_metadata(data: bytes) -> bytes:
+    """The same photo without EXIF (GPS included), XMP, IPTC, ICC profiles, comments or text chunks.
+
+    JPEG and PNG are rewritten segment by segment, without decoding: the compressed pixels are copied as
+    they are (no generation loss; a photo over the decoding bounds is stripped too) and a trailer after
+    the image (a second MPO picture, a phone's appended data) is dropped. The EXIF orientation is kept as
+    a one-tag EXIF, so the photo still shows upright. A TIFF keeps its metadata among the tags that
+    describe its pixels: it is decoded and re-encoded upright (pixels only). Bytes without metadata come
+    back unchanged (the same object). ImageError: not a JPEG, PNG or TIFF we can take apart."""
+    kind = sniff_content_type(data)
+    if kind == "image/jpeg":
+        return _strip_jpeg(data)
+    if kind == "image/png":
+        return _strip_png(data)
+    if kind == "image/tiff":
+        clean = encode(decode(data), "image/tiff")
+        return data if clean == data else clean  # our own TIFFs come back as they were
+    raise ImageError("unsupported_format", _CANNOT_STRIP)
+
+
+def _orientation_of(exif: bytes) -> int | None:
+    """The EXIF orientation (2..8: something to turn) of an EXIF block, or None."""
+    try:
+        meta = Image.Exif()
+        meta.load(exif)
+        value = meta.get(0x0112)
+    except Exception:  # noqa: BLE001 - a broken EXIF block simply has no orientation worth keeping
+        return None
+    return value if value in _ORIENTATION else None
+
+
+def _orientation_exif(orientation: int) -> bytes:
+    """A TIFF-structured EXIF block holding the orientation and nothing else (without the Exif\\0\\0 prefix)."""
+    meta = Image.Exif()
+    meta[0x0112] = orientation
+    block = meta.tobytes()
+    return block[6:] if block.startswith(b"Exif\x00\x00") else block
+
+
+def _strip_jpeg(data: bytes) -> bytes:
+    out: list[bytes] = []
+    orientation: int | None = None
+    dropped = False
+    n, i = len(data), 2
+    while True:
+        if i >= n or data[i] != 0xFF:
+            raise ImageError("unreadable_image", _CANNOT_STRIP)
+        while i < n and data[i] == 0xFF:  # fill bytes may precede a marker
+            i += 1
+        if i >= n:
+            raise ImageError("unreadable_image", _CANNOT_STRIP)
+        marker = data[i]
+        i += 1
+        if marker == 0xD9:  # end of image: whatever follows is not part of it
+            dropped = dropped or i < n
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            out.append(bytes((0xFF, marker)))
+            continue
+        if i + 2 > n:
+            raise ImageError("unreadable_image", _CANNOT_STRIP)
+        end = i + int.from_bytes(data[i:i + 2], "big")
+        if end < i + 2 or end > n:
+            raise ImageError("unreadable_image", _CANNOT_STRIP)
+        payload = data[i + 2:end]
+        ours = False
+        if marker == 0xE1 and payload.startswith(b"Exif\x00\x00"):
+            orientation = _orientation_of(payload) or orientation
+            ours = orientation is not None and payload[6:] == _orientation_exif(orientation)  # stripped before
+        metadata = 0xE0 <= marker <= 0xEF or marker == 0xFE
+        if metadata and not ours and not payload.startswith(_JPEG_KEPT_APPS.get(marker, b"\x00\x00never")):
+            dropped = True
+        else:
+            out.append(bytes((0xFF, marker)) + data[i:end])
+        i = end
+        if marker == 0xDA:  # a scan's entropy-coded data runs to the next marker (not a stuffed 00, not RSTn)
+            j = i
+            while True:
+                j = data.find(b"\xff", j)
+                if j < 0 or j + 1 >= n:
+                    raise ImageError("unreadable_image", _CANNOT_STRIP)
+                following = data[j + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    j += 1 if following == 0xFF else 2
+                    continue
+                break
+            out.append(data[i:j])
+            i = j
+    if not dropped:
+        return data
+    if orientation is not None and not any(part.startswith(b"\xff\xe1") for part in out):
+        block = b"Exif\x00\x00" + _orientation_exif(orientation)
+        app1 = b"\xff\xe1" + (len(block) + 2).to_bytes(2, "big") + block
+        at = 1 if out and out[0].startswith(b"\xff\xe0") else 0  # after JFIF's APP0, as Pillow writes it
+        out.insert(at, app1)
+    return b"\xff\xd8" + b"".join(out) + b"\xff\xd9"
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
+
+
+def _strip_png(data: bytes) -> bytes:
+    out: list[bytes] = []
+    orientation: int | None = None
+    dropped = False
+    n, i = len(data), len(_PNG_SIGNATURE)
+    while True:
+        if i + 8 > n:
+            raise ImageError("unreadable_image", _CANNOT_STRIP)
+        end = i + 12 + int.from_bytes(data[i:i + 4], "big")
+        kind = data[i + 4:i + 8]
+        if end > n:
+            raise ImageError("unreadable_image", _CANNOT_STRIP)
+        ours = False
+        if kind == b"eXIf":
+            orientation = _orientation_of(data[i + 8:end - 4]) or orientation
+            ours = orientation is not None and data[i + 8:end - 4] == _orientation_exif(orientation)
+        if kind in _PNG_KEPT_CHUNKS or ours:
+            out.append(data[i:end])
+        else:
+            dropped = True
+        i = end
+        if kind == b"IEND":
+            dropped = dropped or i < n
+            break
+    if not dropped:
+        return data
+    if orientation is not None and not any(part[4:8] == b"eXIf" for part in out):  # before the data: after IHDR
+        out.insert(1, _png_chunk(b"eXIf", _orientation_exif(orientation)))
+    return _PNG_SIGNATURE + b"".join(out)

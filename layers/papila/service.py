@@ -198,7 +198,7 @@ class ScreeningService:
         sid = new_id()
         key = keys.original_key(sid, req.extension)
         expires = self.settings.presign_expires
-        post = self.bucket.presigned_post(key, req.content_type, expires)
+        post = self.bucket.presigned_post(key, req.content_type, expires, req.size)
         record = new_record(
             screening_id=sid, filename=req.filename, content_type=req.content_type, original_key=key,
             status=Status.AWAITING_UPLOAD, crop=crop, consent=consent, size=req.size,

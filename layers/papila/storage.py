@@ -31,11 +31,30 @@ class ImageBucket:
     def client(self) -> Any:
         return _s3()
 
-    def put(self, key: str, body: bytes, content_type: str) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+    def put(self, key: str, body: bytes, content_type: str) -> str:
+        """Store the object; its ETag."""
+        return self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)["ETag"]
 
     def get(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str, dict[str, str]]:
+        """The object's bytes, the ETag of exactly those bytes (one GET, no race with a later write) and
+        its user metadata (`x-amz-meta-*`)."""
+        reply = self.client.get_object(Bucket=self.bucket, Key=key)
+        return reply["Body"].read(), reply["ETag"], reply.get("Metadata") or {}
+
+    def etag(self, key: str) -> str | None:
+        """The object's ETag, or None if there is no such object."""
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=key)["ETag"]
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def exists(self, key: str) -> bool:
         try:
@@ -57,12 +76,21 @@ class ImageBucket:
             Metadata=head.get("Metadata") or {},
         )
 
-    def presigned_post(self, key: str, content_type: str, expires: int) -> dict[str, Any]:
+    def presigned_post(self, key: str, content_type: str, expires: int, size: int) -> dict[str, Any]:
+        """A browser POST form for one object: this key, this content type and exactly `size` bytes.
+
+        The policy's conditions name only the fields we hand out (boto3 adds bucket, key and the
+        x-amz-* signing fields): AWS refuses a form carrying any other field (`acl`, `x-amz-meta-*`,
+        `success_action_redirect`, ...) with 403, and a body of any other length with 400
+        (EntityTooSmall / EntityTooLarge). LocalStack checks the listed conditions (content type,
+        length) but lets unlisted fields through; moto checks nothing (see infra/README.md)."""
+        if not 1 <= size <= MAX_UPLOAD_BYTES:
+            raise ValueError(f"size must be 1..{MAX_UPLOAD_BYTES} bytes")
         return self.client.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
             Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, MAX_UPLOAD_BYTES]],
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
             ExpiresIn=expires,
         )
 

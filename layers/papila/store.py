@@ -91,6 +91,11 @@ class ScreeningStore:
             return_document=ReturnDocument.AFTER,
         )
 
+    def note_original(self, screening_id: str, fields: dict[str, Any]) -> None:
+        """What the worker learned about the stored original (its identity, a refused replacement):
+        facts about the object, whatever the status."""
+        self.col.update_one({"_id": screening_id}, {"$set": fields})
+
     def set_metadata(self, screening_id: str, metadata: dict[str, Any]) -> dict[str, Any] | None:
         """Seed route: metadata may arrive before the result."""
         return self.col.find_one_and_update(

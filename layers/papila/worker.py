@@ -3,13 +3,14 @@ MongoDB around the AWS-free pipeline). Raising means "retry this message"; SQS r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
 from papila import export, imaging, keys, pipeline, quality
-from papila.records import Status
+from papila.records import TERMINAL, Status, now
 from papila.storage import ImageBucket
 from papila.store import ScreeningStore
 
@@ -47,6 +48,9 @@ class Worker:
         if screening_id is None:
             log.info("skipped object outside the uploads layout")
             return None
+        current = self.store.get(screening_id)
+        if current is not None and current.get("original_key") == key and not self._same_original(key, current):
+            return None
         record = self.store.claim(screening_id, key, self.lease_seconds)
         if record is None:
             current = self.store.get(screening_id)
@@ -68,7 +72,9 @@ class Worker:
             raise
 
     def _run(self, screening_id: str, key: str, record: dict[str, Any]) -> Status:
-        data = self.bucket.get(key)
+        data = self._clean_original(screening_id, key, record)
+        if data is None:
+            return Status.FAILED
         with quality.recording() as assessed:
             outcome = pipeline.screen_image(data, record.get("crop_request"), self.model, self.card)
         if isinstance(outcome, pipeline.Rejected):
@@ -84,11 +90,89 @@ class Worker:
         self.store.move(screening_id, Status.DONE, unset=("lease_until",),
                         set_fields={"result": outcome.result, "model_version": outcome.result["model_version"]})
         log.info("screening %s done in %.1f ms", screening_id, outcome.result["inference_ms"])
-        self._strip_original(key, data, record["content_type"])
         return Status.DONE
 
-    def _strip_original(self, key: str, data: bytes, content_type: str) -> None:
-        """A presigned upload arrives as the client sent it: replace it by a metadata-free copy. The
-        copy's own ObjectCreated event finds the screening done and changes nothing."""
-        if imaging.has_metadata(data):
-            self.bucket.put(key, imaging.encode(imaging.decode(data), content_type), content_type)
+    # ------------------------------------------------------------ the original: clean, and uploaded once
+
+    def _clean_original(self, screening_id: str, key: str, record: dict[str, Any]) -> bytes | None:
+        """The original's bytes, metadata-free in S3 before any check can refuse them.
+
+        At first processing the object is rewritten without metadata (imaging.strip_metadata) or, if it
+        cannot be taken apart, deleted (what we cannot clean, we do not keep; the pipeline then refuses
+        the bytes in hand), and the stored object's identity (ETag, SHA-256, size) is recorded. Later
+        attempts and reruns must find those very bytes: anything else was put there by a second upload
+        with the same presigned form (None: refused, the screening failed)."""
+        data, etag, user_metadata = self.bucket.get_with_etag(key)
+        known = record.get("original_object")
+        if known is not None:
+            if _sha256(data) == known.get("sha256"):
+                return data
+            self._refuse_replacement(screening_id, key, fail_from=Status.PROCESSING)  # this attempt's own claim
+            return None
+        try:
+            clean: bytes | None = imaging.strip_metadata(data)
+        except imaging.ImageError:
+            clean = None
+        identity: dict[str, Any]
+        if clean is None:
+            self.bucket.delete(key)
+            identity = {"etag": None, "sha256": None, "size": 0, "removed": "metadata could not be removed"}
+            log.info("screening %s: original deleted, its metadata could not be removed", screening_id)
+        else:
+            if clean is not data or user_metadata:  # its own ObjectCreated event finds these very bytes
+                etag = self.bucket.put(key, clean, record["content_type"])
+            identity = {"etag": etag, "sha256": _sha256(clean), "size": len(clean)}
+        self.store.note_original(screening_id, {"original_object": identity})
+        return data if clean is None else clean
+
+    def _same_original(self, key: str, record: dict[str, Any]) -> bool:
+        """False if the event's object replaced the one recorded at first processing (and has been
+        refused); True to go on as usual. A record not processed yet has nothing to compare; one that
+        ended without being processed (never under this worker) gets its object stripped in place."""
+        known = record.get("original_object")
+        status = Status(record["status"])
+        if known is None:
+            if status in TERMINAL:
+                self._strip_in_place(key, record["content_type"])
+            return True
+        etag = self.bucket.etag(key)
+        if etag is None or etag == known.get("etag"):
+            return True
+        if known.get("sha256") and _sha256(self.bucket.get(key)) == known["sha256"]:
+            return True  # the same bytes under another ETag (a copy onto itself under SSE-KMS)
+        self._refuse_replacement(record["_id"], key, fail_from=Status.QUEUED if status == Status.QUEUED else None)
+        return False
+
+    def _refuse_replacement(self, screening_id: str, key: str, *, fail_from: Status | None) -> None:
+        """A second upload with the same presigned form (valid for its whole lifetime) overwrote the
+        screened photo. It is never screened and never kept: the object is deleted (S3 has already
+        lost the first photo) and the record says when. A screening about to be screened again (a
+        rerun, a retried attempt: `fail_from`) fails with `upload_replaced`; a finished one, or one an
+        attempt is screening from the first photo's bytes, keeps its status and result (a rerun then
+        answers 409 no_image). See the contract, POST /api/screenings."""
+        self.bucket.delete(key)
+        self.store.note_original(screening_id, {"original_replaced_at": now()})
+        if fail_from is not None:
+            self.store.move(screening_id, Status.FAILED, unset=("lease_until",), set_fields={"error": {
+                "code": "upload_replaced",
+                "message": "The photo was uploaded a second time with the same upload form, which takes one "
+                           "photo; start a new screening.",
+            }}, where={"status": str(fail_from)})
+        log.warning("screening %s: a second upload with the same form was refused and deleted", screening_id)
+
+    def _strip_in_place(self, key: str, content_type: str) -> None:
+        try:
+            data = self.bucket.get(key)
+        except self.bucket.client.exceptions.NoSuchKey:
+            return
+        try:
+            clean = imaging.strip_metadata(data)
+        except imaging.ImageError:
+            self.bucket.delete(key)
+            return
+        if clean is not data:
+            self.bucket.put(key, clean, content_type)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -13,6 +13,7 @@ export const REFUSAL_CODES = [
   'image_too_small',
   'image_too_large',
   'unsupported_format',
+  'upload_replaced',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 

@@ -103,6 +103,8 @@ export const en = {
   'refusal.image_too_small': 'The photo is too small: it must be at least 64 pixels a side. Upload the original photo.',
   'refusal.image_too_large': 'The photo has too many pixels. Upload one under 50 megapixels.',
   'refusal.unsupported_format': 'Upload a JPEG, PNG or TIFF photo.',
+  'refusal.upload_replaced':
+    'The photo was sent a second time with the same upload, which takes one photo. Start a new screening.',
 
   'result.title': 'Result',
   'result.probability': 'Probability of glaucoma',
@@ -513,6 +515,8 @@ export const es: Messages = {
   'refusal.image_too_small': 'La foto es demasiado pequeña: debe tener al menos 64 píxeles de lado. Sube la foto original.',
   'refusal.image_too_large': 'La foto tiene demasiados píxeles. Sube una de menos de 50 megapíxeles.',
   'refusal.unsupported_format': 'Sube una foto JPEG, PNG o TIFF.',
+  'refusal.upload_replaced':
+    'La foto se envió una segunda vez con la misma subida, que admite una sola foto. Empieza un cribado nuevo.',
 
   'result.title': 'Resultado',
   'result.probability': 'Probabilidad de glaucoma',
