@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from papila import config
 from papila.config import Settings
 from papila.model import card as model_card
 from papila.model import runtime
@@ -30,8 +31,9 @@ WORKER = Worker(
     ImageBucket(SETTINGS.uploads_bucket),
     MODEL,
     model_card.load_card(SETTINGS.model_path),
+    # The redrive policy's maxReceiveCount (MAX_RECEIVE_COUNT): its last receive ends the screening.
     max_receive_count=SETTINGS.max_receive_count,
-    lease_seconds=int(os.environ.get("LEASE_SECONDS", "60")),
+    lease_seconds=config.lease_seconds(SETTINGS.function_timeout or 900),  # set again per invocation
 )
 # Report failures per message even when the whole batch fails, so SQS retries only those.
 PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -41,5 +43,17 @@ def record_handler(record: SQSRecord) -> None:
     WORKER.handle_sqs_record(record.raw_event)
 
 
+def lease_seconds(context: object) -> int:
+    """The lease for this invocation's attempts, from the function timeout (FUNCTION_TIMEOUT, the
+    template's InferenceTimeout) or, without it, from the time Lambda gives this invocation."""
+    if SETTINGS.function_timeout:
+        return config.lease_seconds(SETTINGS.function_timeout)
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_ms is not None:
+        return config.lease_seconds(remaining_ms() / 1000)
+    return WORKER.lease_seconds
+
+
 def handler(event: dict, context: object) -> dict:
+    WORKER.lease_seconds = lease_seconds(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=PROCESSOR, context=context)

@@ -46,6 +46,8 @@ LOCALSTACK_PY = ROOT / ".localstack-venv" / "bin" / "python"
 FRONTEND = ROOT / "frontend"
 REGION = "us-east-1"
 MIRROR_EVERY_S = 30
+SWEEP_EVERY_S = 60  # the bounded sweep (papila.sweeper), as template.yaml's SweepFunction does in AWS
+SWEEP_GRACE_S = 60  # backlog allowance on top of a message's own life (AWS: papila.sweeper's default)
 # What each service's command line contains: pid files are trusted only for these processes.
 _SIGNATURES = {
     "spa": "infra.spa_server",
@@ -72,14 +74,19 @@ class Settings:
     run_dir: Path = ROOT / ".run"
     stack_name: str = "papila"
     mongo_db: str = "papila"
-    # Small, so a poison message reaches the DLQ in about 30 s (3 receives); AWS keeps 6x the timeout.
-    visibility_timeout: int = 8
+    # The inference function's timeout here, the one number the timing derives from as in AWS
+    # (papila.config): the queue hides a message for 6x it and the worker's lease is it plus a margin.
+    # Small, so a poison message reaches the DLQ in about 90 s (3 receives, 30 s apart).
+    function_timeout: int = 5
+    visibility_timeout: int = 30  # at least papila.config.visibility_timeout(function_timeout)
     max_receive_count: int = 3
     persist: bool = True
     spa: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
+        from papila import config
+
         env = os.environ
         values: dict[str, Any] = {
             "api_port": int(env.get("API_PORT", 8000)),
@@ -89,9 +96,12 @@ class Settings:
             "cognito_port": int(env.get("COGNITO_PORT", cognito.DEFAULT_PORT)),
             "state_dir": Path(env.get("PAPILA_STATE_DIR", ROOT / ".localdata")),
             "run_dir": Path(env.get("PAPILA_RUN_DIR", ROOT / ".run")),
-            "visibility_timeout": int(env.get("QUEUE_VISIBILITY_TIMEOUT", 8)),
+            "function_timeout": int(env.get("INFERENCE_TIMEOUT", 5)),
         }
         values.update(overrides)
+        floor = config.visibility_timeout(values["function_timeout"])
+        values["visibility_timeout"] = max(floor, int(values.get("visibility_timeout")
+                                                      or env.get("QUEUE_VISIBILITY_TIMEOUT") or floor))
         return cls(**values)
 
     @property
@@ -170,6 +180,8 @@ class LocalCloud:
             "MONGODB_URI": self._mongo_uri_from_secret(),
             "MONGODB_DB": s.mongo_db,
             "MAX_RECEIVE_COUNT": str(s.max_receive_count),
+            "FUNCTION_TIMEOUT": str(s.function_timeout),
+            "QUEUE_VISIBILITY_TIMEOUT": str(s.visibility_timeout),
             "MODEL_PATH": os.environ.get("MODEL_PATH") or str(ROOT / "weights" / "papila_vgg19_int8.tflite"),
             "CORS_ALLOW_ORIGIN": s.spa_url,
             "POWERTOOLS_SERVICE_NAME": "papila",
@@ -392,6 +404,7 @@ class LocalCloud:
         params = {
             "DeployFunctions": "false",
             "SpaOrigin": s.spa_url,
+            "InferenceTimeout": str(s.function_timeout),
             "QueueVisibilityTimeout": str(s.visibility_timeout),
             "MaxReceiveCount": str(s.max_receive_count),
             "MongoDbName": s.mongo_db,
@@ -615,6 +628,12 @@ class LocalCloud:
             if saved:
                 _log(f"re-sent {len(saved)} saved message(s) to the {name}")
 
+    def sweep(self) -> dict[str, int]:
+        """The bounded sweep over the local database, the same code as the SweepFunction."""
+        from papila import sweeper
+
+        return sweeper.sweep_from_env({**self.service_env(), "SWEEP_GRACE_S": str(SWEEP_GRACE_S)})
+
     def _erase_orphans(self, keys: set[str]) -> None:
         import pymongo
         from papila.keys import screening_prefixes
@@ -738,7 +757,9 @@ def _up(cloud: LocalCloud) -> int:
         if cloud.admin_pool is not None:
             print(cognito.sign_in_help(cloud.admin_pool, cognito.password_source(s.state_dir)) + "\n", flush=True)
         print("  Ctrl-C (or `make down`) stops everything.\n", flush=True)
-        last_mirror = time.monotonic()
+        last_mirror = last_sweep = time.monotonic()
+        # Messages restored at start keep their records' old `updated_at`: let them drain before sweeping.
+        next_sweep_after = SWEEP_EVERY_S + s.max_receive_count * (s.visibility_timeout + s.function_timeout)
         while not stopping:
             time.sleep(0.5)
             dead = [n for n in ("localstack", "mongo", "cognito", "runner", "api", "spa") if n in cloud._procs and not cloud.alive(n)]
@@ -751,6 +772,14 @@ def _up(cloud: LocalCloud) -> int:
                 with contextlib.suppress(Exception):
                     cloud.mirror_s3()
                 last_mirror = time.monotonic()
+            if time.monotonic() - last_sweep > next_sweep_after:
+                try:
+                    moved = {k: v for k, v in cloud.sweep().items() if v}
+                    if moved:
+                        _log(f"sweep: marked failed past their bound: {moved}")
+                except Exception as exc:  # noqa: BLE001 - the database may be down for a moment: next time
+                    _log(f"sweep failed: {type(exc).__name__}: {exc}")
+                last_sweep, next_sweep_after = time.monotonic(), SWEEP_EVERY_S
     except StartError as exc:
         _log(str(exc))
         rc = 1

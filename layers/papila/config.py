@@ -4,11 +4,31 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "weights" / "papila_vgg19_int8.tflite"
+
+# Timing of the inference function, the queue and the worker's lease, from one number: the function
+# timeout (template.yaml's InferenceTimeout, given to the function as FUNCTION_TIMEOUT). An attempt cannot
+# outlive its invocation, so a lease of the timeout plus a margin outlasts any live attempt; the queue hides
+# a message for at least VISIBILITY_FACTOR times the timeout (AWS guidance for SQS event sources), so the
+# next receive of a message whose attempt died always finds the lease run out and takes it over.
+LEASE_MARGIN_S = 5
+VISIBILITY_FACTOR = 6
+
+
+def lease_seconds(function_timeout_s: float) -> int:
+    """The processing lease for an attempt of a function with this timeout (or remaining time)."""
+    return math.ceil(function_timeout_s) + LEASE_MARGIN_S
+
+
+def visibility_timeout(function_timeout_s: int) -> int:
+    """The smallest queue visibility timeout that fits a function with this timeout."""
+    return VISIBILITY_FACTOR * function_timeout_s
 
 
 @dataclass(frozen=True)
@@ -20,10 +40,11 @@ class Settings:
     model_path: Path
     max_receive_count: int
     presign_expires: int
+    function_timeout: int | None = None  # seconds; None: not given, the Lambda context's remaining time stands in
 
     @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
         return cls(
             uploads_bucket=env.get("UPLOADS_BUCKET", "papila-uploads"),
             inference_queue_url=env.get("INFERENCE_QUEUE_URL", ""),
@@ -32,4 +53,5 @@ class Settings:
             model_path=Path(env.get("MODEL_PATH") or DEFAULT_MODEL_PATH),
             max_receive_count=int(env.get("MAX_RECEIVE_COUNT", "3")),
             presign_expires=int(env.get("PRESIGN_EXPIRES", "900")),
+            function_timeout=int(env["FUNCTION_TIMEOUT"]) if env.get("FUNCTION_TIMEOUT") else None,
         )

@@ -55,6 +55,8 @@ class Worker:
         if record is None:
             current = self.store.get(screening_id)
             if current is not None and current["status"] == Status.PROCESSING:
+                if final_attempt:  # no receive follows: a lease still held must not leave it processing for good
+                    return self._fail_held(screening_id)
                 raise ScreeningBusy(screening_id)
             log.info("skipped screening %s: %s", screening_id, current["status"] if current else "no record")
             return None
@@ -70,6 +72,17 @@ class Worker:
             else:
                 self.store.move(screening_id, Status.QUEUED, unset=("lease_until",))
             raise
+
+    def _fail_held(self, screening_id: str) -> Status | None:
+        """The message's last receive met a live lease (an attempt that overran, or a lease left by one the
+        function's timeout cut short, as seen from a duplicate event): end the screening `failed` with the
+        reason, so it is visible and can be rerun, and let the message go (the record says it all)."""
+        moved = self.store.move(screening_id, Status.FAILED, unset=("lease_until",), set_fields={"error": {
+            "code": "processing_stalled",
+            "message": "The photo could not be processed in time after several attempts; please upload it again.",
+        }}, where={"status": str(Status.PROCESSING)})
+        log.warning("screening %s: final receive met a live lease; marked failed", screening_id)
+        return Status.FAILED if moved is not None else None
 
     def _run(self, screening_id: str, key: str, record: dict[str, Any]) -> Status:
         data = self._clean_original(screening_id, key, record)

@@ -1,0 +1,110 @@
+"""The bounded sweep: no screening stays in `awaiting_upload`, `queued` or `processing` past a bound.
+
+Every in-flight state has an upper bound on its life, derived from the same timing as the worker's lease
+(papila.config): a message lives at most `max_receive_count` receives, each `visibility_timeout` apart
+and each at most `function_timeout` long, before SQS moves it to the dead-letter queue; an upload form
+lives `presign_expires`. A record still in such a state past that bound (plus a grace for queue backlog)
+will never be moved by anyone else, so it is moved to `failed` here with the reason, as one conditional
+update that also checks the record did not change meanwhile. Repeats change nothing.
+
+Run by template.yaml's SweepFunction on a schedule (sweep_fn/sweep.py) and, the same code, periodically
+by the local cloud (infra/localcloud.py). The core takes a ScreeningStore only: no AWS here."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from papila import config
+from papila.records import Status, now
+from papila.store import ScreeningStore
+
+log = logging.getLogger("papila.sweeper")
+
+DEFAULT_GRACE_S = 600  # queue backlog and clock skew on top of the message's own life
+DEFAULT_LIMIT = 500  # records moved per state and run; the next run takes the rest
+
+REASONS: dict[Status, dict[str, str]] = {
+    Status.AWAITING_UPLOAD: {
+        "code": "upload_not_received",
+        "message": "No photo arrived before the upload form expired; start a new screening.",
+    },
+    Status.QUEUED: {
+        "code": "processing_not_started",
+        "message": "The photo was not processed in time; please upload it again.",
+    },
+    Status.PROCESSING: {
+        "code": "processing_stalled",
+        "message": "The photo could not be processed in time after several attempts; please upload it again.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How long a record may stay in each in-flight state (since its last change, `updated_at`)."""
+
+    awaiting_upload: timedelta
+    queued: timedelta
+    processing: timedelta
+
+    @classmethod
+    def from_timing(cls, *, function_timeout: int, visibility_timeout: int, max_receive_count: int,
+                    presign_expires: int, grace_s: int = DEFAULT_GRACE_S) -> Bounds:
+        lease = config.lease_seconds(function_timeout)
+        message_life = max_receive_count * (max(visibility_timeout, lease) + function_timeout) + grace_s
+        return cls(
+            # the form may be used up to its last second; the upload's message then has its own life
+            awaiting_upload=timedelta(seconds=presign_expires + message_life),
+            queued=timedelta(seconds=message_life),
+            processing=timedelta(seconds=message_life),
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Bounds:
+        env = os.environ if env is None else env
+        settings = config.Settings.from_env(env)
+        timeout = settings.function_timeout or 900  # Lambda's longest, when not told
+        return cls.from_timing(
+            function_timeout=timeout,
+            visibility_timeout=int(env.get("QUEUE_VISIBILITY_TIMEOUT") or config.visibility_timeout(timeout)),
+            max_receive_count=settings.max_receive_count,
+            presign_expires=settings.presign_expires,
+            grace_s=int(env.get("SWEEP_GRACE_S") or DEFAULT_GRACE_S),
+        )
+
+    def of(self, status: Status) -> timedelta:
+        return {Status.AWAITING_UPLOAD: self.awaiting_upload, Status.QUEUED: self.queued,
+                Status.PROCESSING: self.processing}[status]
+
+
+def sweep(store: ScreeningStore, bounds: Bounds, *, at: datetime | None = None,
+          limit: int = DEFAULT_LIMIT) -> dict[str, int]:
+    """Move every record past its state's bound to `failed` with the reason; how many, per state."""
+    t = at or now()
+    moved: dict[str, int] = {}
+    for status, reason in REASONS.items():
+        cutoff = t - bounds.of(status)
+        stuck: dict[str, Any] = {"status": str(status), "updated_at": {"$lt": cutoff}}
+        if status == Status.PROCESSING:  # never while an attempt's lease still runs
+            stuck["$or"] = [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": t}}]
+        count = 0
+        for doc in store.col.find(stuck, {"_id": 1, "updated_at": 1}).limit(limit):
+            done = store.move(doc["_id"], Status.FAILED, unset=("lease_until",), set_fields={
+                "error": {**reason, "stuck_in": str(status), "swept_at": t},
+            }, where={**stuck, "updated_at": doc["updated_at"]})  # unchanged since it was found
+            if done is not None:
+                count += 1
+                log.warning("screening %s: %s past its bound; marked failed (%s)", doc["_id"], status, reason["code"])
+        moved[str(status)] = count
+    return moved
+
+
+def sweep_from_env(env: Mapping[str, str] | None = None) -> dict[str, int]:
+    settings = config.Settings.from_env(env)
+    store = ScreeningStore.connect(settings.mongodb_uri, settings.mongodb_db)
+    return sweep(store, Bounds.from_env(env))
