@@ -266,7 +266,7 @@ def training_negatives(cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
     path = cache.with_name(cache.name + "_negatives.npz") if cache else None
     if path and path.exists():
         data = np.load(path)
-        if list(data["feature_names"]) == list(FEATURES):
+        if list(data["feature_names"]) == list(FEATURES) and int(data.get("size", -1)) == FEATURE_SIZE:
             return data["X"], data["group"]
     xs, names = [], []
     for seed in TRAIN_NEGATIVE_SEEDS:
@@ -276,7 +276,7 @@ def training_negatives(cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
                 names.append(f"{group}:{seed}:{k}")
     X, names_ = np.array(xs), np.array(names)
     if path:
-        np.savez(path, X=X, group=names_, feature_names=np.array(FEATURES))
+        np.savez(path, X=X, group=names_, feature_names=np.array(FEATURES), size=np.array(FEATURE_SIZE))
     return X, names_
 
 

@@ -6,12 +6,13 @@
   models see, normalised by the disc (1.3 disc heights a side): RIM-ONE and Drishti from the experts'
   discs, HYGD from the served pipeline's verified disc (`pipeline.disc_crop` with the disc/cup
   segmenter; photos where it finds none are counted apart, as the pipeline's refusal, not the gate's);
-  the served disc's size over HYGD's typical disc (0.14 of the field's diameter) is printed: a disc
-  measured too large gives a larger square, in which blur looks smaller.
+  the served disc's size over HYGD's typical disc (0.14 of the field's diameter) is printed.
 - copies: copies that must pass (JPEG q60, 512 px wide) and copies that must be refused: blurred by a
-  Gaussian of 3/5/8/12 % of the disc diameter (the whole photo is blurred, as a defocused camera would;
-  the same square is cut), also saved as JPEG q90 after the blur (5 %, 8 %), dark (x0.15) and blown out
-  (x3 + 80).
+  Gaussian of 3/5/8/12 % of the diameter of the disc the square is cut for (the experts' disc, or for
+  HYGD the disc the pipeline found: the focus check sees the square normalised by that disc, so a
+  percentage means the same blur in the checked crop on every dataset; the whole photo is blurred, as a
+  defocused camera would, and the same square is cut), also saved as JPEG q90 after the blur (5 %, 8 %),
+  dark (x0.15) and blown out (x3 + 80).
 - negatives: tests/negatives.py's groups (seed 0, never fitted on) through the whole gate (photo check,
   then the crop check on the locator's square), refused per group, the codes, and per group the most
   fundus-like scores (lowest mixture score, highest classifier log-odds).
@@ -138,6 +139,7 @@ def real_images(root: Path, served: ServedDisc, limit: int | None) -> list[dict]
             if crop is not None:
                 item["crops"]["served"] = crop
                 item["served_disc_over_typical"] = crop.size / SIDE_PER_DISC / disc
+                item["disc"] = crop.size / SIDE_PER_DISC  # blur copies scale with the disc the crop is cut for
     return items
 
 
