@@ -115,9 +115,6 @@ class DiscCupModel:
         self.interpreter.invoke()
         return np.array(self.interpreter.get_tensor(self._output["index"])[0])
 
-    def cdr(self, image: np.ndarray) -> float | None:
-        return vertical_cdr(self.segment(image))
-
     def measure(self, image: np.ndarray) -> tuple[float | None, np.ndarray]:
         """The vertical CDR and the disc measurements (`papila.model.measures`) of a crop."""
         from papila.model.cdr import resize
