@@ -167,6 +167,25 @@ RESULT = {
 
 
 @pytest.fixture
+def store(mongo_uri, request):
+    """An emptied screenings collection in the test module's own database (its `DB`, else one named
+    after the module), for tests that drive the worker or the sweep directly."""
+    from papila.store import ScreeningStore
+
+    name = getattr(request.module, "DB", "papila_" + request.module.__name__.rsplit(".", 1)[-1])
+    s = ScreeningStore.connect(mongo_uri, name)
+    s.col.delete_many({})
+    return s
+
+
+@pytest.fixture
+def bucket(aws):
+    from papila.storage import ImageBucket
+
+    return ImageBucket(aws.bucket)
+
+
+@pytest.fixture
 def worker(service, aws):
     """Plays the inference function: moves a record on and writes its derived images."""
     from papila import keys

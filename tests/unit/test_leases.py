@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from papila import config, keys, records
 from papila.records import Status
-from papila.storage import ImageBucket
-from papila.store import ScreeningStore
 from papila.worker import ScreeningBusy, Worker
 
 from infra import cfn
+
+DB = "papila_lease_unit"  # this module's database (the `store` fixture empties it)
 
 ROOT = Path(__file__).resolve().parents[2]
 CARD = {"model_version": "unit-test-model", "threshold": 0.5}
@@ -29,18 +29,6 @@ class NoModel:
 
     def predict(self, batch):  # pragma: no cover - never reached: these screenings are not screened
         raise AssertionError("the model must not run")
-
-
-@pytest.fixture
-def store(mongo_uri):
-    s = ScreeningStore.connect(mongo_uri, "papila_lease_unit")
-    s.col.delete_many({})
-    return s
-
-
-@pytest.fixture
-def bucket(aws):
-    return ImageBucket(aws.bucket)
 
 
 def _held_screening(store, lease_seconds: int) -> tuple[str, str]:
@@ -109,7 +97,7 @@ def _load_handler(monkeypatch, mongo_uri, **env):
     monkeypatch.setattr(runtime, "load", lambda path: NoModel())
     monkeypatch.setattr(card, "load_card", lambda path: CARD)
     monkeypatch.setenv("MONGODB_URI", mongo_uri)
-    monkeypatch.setenv("MONGODB_DB", "papila_lease_unit")
+    monkeypatch.setenv("MONGODB_DB", DB)
     monkeypatch.delenv("FUNCTION_TIMEOUT", raising=False)
     monkeypatch.delenv("LEASE_SECONDS", raising=False)
     for name, value in env.items():

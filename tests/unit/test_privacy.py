@@ -16,27 +16,16 @@ import requests
 from papila import imaging, keys, records
 from papila.records import Status
 from papila.storage import MAX_UPLOAD_BYTES, ImageBucket
-from papila.store import ScreeningStore
 from papila.worker import Worker
 from PIL import Image, ImageCms, PngImagePlugin
 
 from tests.fundus import make_fundus
 from tests.unit.test_worker import CARD, FixedModel
 
+DB = "papila_privacy_unit"  # this module's database (the `store` fixture empties it)
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"SECRET-47.39N"  # planted in every kind of metadata; must not survive in a stored original
-
-
-@pytest.fixture
-def store(mongo_uri):
-    s = ScreeningStore.connect(mongo_uri, "papila_privacy_unit")
-    s.col.delete_many({})
-    return s
-
-
-@pytest.fixture
-def bucket(aws):
-    return ImageBucket(aws.bucket)
 
 
 def _exif(orientation: int | None = None) -> Image.Exif:

@@ -8,10 +8,8 @@ import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from papila import config, keys, records
 from papila.records import Status
-from papila.store import ScreeningStore
 from papila.sweeper import REASONS, Bounds, sweep
 
 from infra import cfn
@@ -20,13 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DB = "papila_sweep_unit"
 BOUNDS = Bounds.from_timing(function_timeout=30, visibility_timeout=180, max_receive_count=3, presign_expires=900,
                             grace_s=600)
-
-
-@pytest.fixture
-def store(mongo_uri):
-    s = ScreeningStore.connect(mongo_uri, DB)
-    s.col.delete_many({})
-    return s
 
 
 def _record(store, status: Status, age: timedelta, **fields) -> str:

@@ -13,12 +13,12 @@ from botocore.exceptions import ClientError
 from papila import keys, records
 from papila.model.runtime import Prediction
 from papila.records import Status
-from papila.storage import ImageBucket
-from papila.store import ScreeningStore
 from papila.worker import ScreeningBusy, Worker
 from PIL import Image, ImageFilter
 
 from tests.fundus import make_fundus
+
+DB = "papila_worker_unit"  # this module's database (the `store` fixture empties it)
 
 CARD = {"model_version": "unit-test-model", "threshold": 0.5}
 
@@ -38,18 +38,6 @@ class FixedModel:
         cam = np.zeros((7, 7), np.float32)
         cam[3, 4] = 1.0
         return [Prediction(self.probability, cam) for _ in batch]
-
-
-@pytest.fixture
-def store(mongo_uri):
-    s = ScreeningStore.connect(mongo_uri, "papila_worker_unit")
-    s.col.delete_many({})
-    return s
-
-
-@pytest.fixture
-def bucket(aws):
-    return ImageBucket(aws.bucket)
 
 
 def _jpeg(image: Image.Image, exif: bool = True) -> bytes:
