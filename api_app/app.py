@@ -23,7 +23,8 @@ app.api.binary_types = sorted({*app.api.binary_types, "image/png", "application/
 
 CORS = CORSConfig(
     allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "http://127.0.0.1:8080"),
-    expose_headers=["Location"],
+    allow_headers=["X-Screening-Secret", "Idempotency-Key"],
+    expose_headers=["Location", "X-Screening-Secret", "Idempotent-Replayed"],
     max_age=600,
 )
 SEED_TYPES = ["application/json", "text/plain"]  # the 2020 client's bodies
@@ -83,17 +84,26 @@ def _body() -> bytes | None:
     return app.current_request.raw_body
 
 
+def _header(name: str) -> str | None:
+    return app.current_request.headers.get(name) or None
+
+
+def _secret() -> str | None:
+    """The screening's secret, returned once by the create: it proves the caller made the screening."""
+    return _header("x-screening-secret")
+
+
 # ---------------------------------------------------------------- screenings
 
 
 @route("/api/screenings", "POST")
 def create_screening() -> svc.Reply:
-    return svc.service().create_screening(_body())
+    return svc.service().create_screening(_body(), _header("idempotency-key"))
 
 
 @route("/api/screenings/{id}")
 def get_screening(id: str) -> svc.Reply:
-    return svc.service().get_screening(id)
+    return svc.service().get_screening(id, _secret())
 
 
 @route("/api/screenings/{id}/crop")
@@ -108,17 +118,17 @@ def get_heatmap(id: str) -> svc.Reply:
 
 @route("/api/screenings/{id}/report")
 def get_report(id: str) -> svc.Reply:
-    return svc.service().report(id)
+    return svc.service().report(id, _secret())
 
 
 @route("/api/screenings/{id}/feedback", "PUT")
 def put_feedback(id: str) -> svc.Reply:
-    return svc.service().put_feedback(id, _body())
+    return svc.service().put_feedback(id, _body(), _secret())
 
 
 @route("/api/screenings/{id}/rerun", "POST")
 def rerun(id: str) -> svc.Reply:
-    return svc.service().rerun(id, _body())
+    return svc.service().rerun(id, _body(), _secret())
 
 
 @route("/api/locate", "POST")
@@ -169,7 +179,7 @@ def seed_download(id: str) -> svc.Reply:
 
 @route("/api/metadata", "POST", content_types=SEED_TYPES)
 def seed_metadata() -> svc.Reply:
-    return svc.service().seed_metadata(_body())
+    return svc.service().seed_metadata(_body(), _secret())
 
 
 # ---------------------------------------------------------------- admin (Cognito JWT, group `admins`)

@@ -36,6 +36,7 @@ import shutil
 import sys
 import threading
 import time
+import uuid
 import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,7 @@ class Photo:
     label: str
     subject_id: str
     screening_id: str | None = None
+    secret: str | None = None  # the screening's secret from its create: feedback needs it
     status: str | None = None
     error_code: str | None = None
     probability: float | None = None
@@ -134,13 +136,15 @@ class Api:
         data = photo.path.read_bytes()
         content_type = CONTENT_TYPES[photo.path.suffix.lower()]
         name = photo.path.name
+        # The Idempotency-Key makes a retried create (a lost answer) the same screening.
         r = self.http.post(self.url("/api/screenings"), json={
-            "filename": name, "content_type": content_type, "size": len(data), "consent": True}, timeout=30)
+            "filename": name, "content_type": content_type, "size": len(data), "consent": True},
+            headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30)
         if r.status_code != 201:
             photo.status, photo.error_code = "not_created", _code(r)
             return photo
         created = r.json()
-        photo.screening_id = created["id"]
+        photo.screening_id, photo.secret = created["id"], created["secret"]
         form = created["upload"]
         up = requests.post(form["url"], data=form["fields"], files={"file": (name, data, content_type)}, timeout=60)
         if up.status_code not in (200, 201, 204):
@@ -169,7 +173,8 @@ class Api:
             "true_label": photo.label,
             "metadata": {"subject_id": photo.subject_id, "camera": CAMERA},
         }
-        r = self.http.put(self.url(f"/api/screenings/{photo.screening_id}/feedback"), json=body, timeout=30)
+        r = self.http.put(self.url(f"/api/screenings/{photo.screening_id}/feedback"), json=body,
+                          headers={"X-Screening-Secret": photo.secret or ""}, timeout=30)
         photo.feedback = "given" if r.status_code == 200 else _code(r)
         return photo
 

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -354,23 +355,27 @@ def _screen_api(file: Path, crop: dict[str, int] | None, api: str, timeout: floa
                             "consent": True}
     if crop:
         body["crop"] = crop
-    created = requests.post(f"{api}/api/screenings", json=body, timeout=30)
+    # The key makes a create retried after a lost answer the same screening, not a second one.
+    idempotency = {"Idempotency-Key": str(uuid.uuid4())}
+    created = requests.post(f"{api}/api/screenings", json=body, headers=idempotency, timeout=30)
     if created.status_code >= 400:
         return {"status": "error", "error": created.json().get("error")}
     screening = created.json()
+    owner = {"X-Screening-Secret": screening["secret"]}  # feedback and rerun need it: it is printed
     upload = screening["upload"]
     with file.open("rb") as fh:
         sent = requests.post(upload["url"], data=upload["fields"], files={"file": (file.name, fh, content_type)}, timeout=60)
     sent.raise_for_status()
     deadline, delay = time.monotonic() + timeout, 0.1
     while time.monotonic() < deadline:
-        screening = requests.get(f"{api}/api/screenings/{screening['id']}", timeout=30).json()
+        screening = requests.get(f"{api}/api/screenings/{screening['id']}", headers=owner, timeout=30).json()
         if screening["status"] in ("done", "rejected", "failed"):
             break
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
     result = screening.get("result") or {}
-    out = {"id": screening["id"], "status": screening["status"], **_graded(result)}
+    out = {"id": screening["id"], "secret": owner["X-Screening-Secret"], "status": screening["status"],
+           **_graded(result)}
     if "error" in screening:
         out["error"] = screening["error"]
     return out

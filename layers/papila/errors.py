@@ -162,7 +162,7 @@ _SERVER_CODES = {
     408: ("request_timeout", "The request took too long to arrive; please send it again."),
     414: ("uri_too_long", "The address is too long; a screening id is a 36-character UUID."),
     431: ("headers_too_large", "The request headers are too large or too many; send fewer or shorter headers."),
-    501: ("method_not_allowed", "This method is not supported."),
+    405: ("method_not_allowed", "This method is not supported."),
     505: ("http_version_not_supported", "Use HTTP/1.1."),
 }
 
@@ -181,8 +181,11 @@ def server_error_response(status: int) -> tuple[str, bytes]:
 
 def contract_send_error(handler: Any, code: int, message: str | None = None, explain: str | None = None) -> None:
     """A drop-in for `http.server.BaseHTTPRequestHandler.send_error` (as `chalice local` uses it) that
-    answers in the contract's shape. The request's own text (in `message`) is never echoed."""
-    phrase, body = server_error_response(int(code))
+    answers in the contract's shape. The request's own text (in `message`) is never echoed. A method the
+    server has no handler for (TRACE, CONNECT, made-up ones: its 501) is the client's mistake, as the app
+    says for every other method a path does not take: 405."""
+    code = 405 if int(code) == 501 else int(code)
+    phrase, body = server_error_response(code)
     handler.log_error("code %d, message %s", code, phrase)
     handler.send_response(code, phrase)
     handler.send_header("Connection", "close")

@@ -35,8 +35,28 @@ ID_PARAM = {
     "in": "path",
     "required": True,
     "description": "The screening's id (UUIDv4).",
-    "schema": {"type": "string", "format": "uuid"},
+    "schema": {"type": "string", "format": "uuid",
+               "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"},
 }
+SECRET_HEADER = "X-Screening-Secret"
+
+
+def _secret_param(required: bool) -> dict[str, Any]:
+    need = ("Required: knowing the id is not enough to change a screening." if required else
+            "Optional: without it the screening comes without its clinical `feedback`; a wrong one is refused.")
+    return {"name": SECRET_HEADER, "in": "header", "required": required, "schema": {"type": "string"},
+            "description": f"The screening's secret, returned once by its create (`secret`). {need}"}
+
+
+IDEMPOTENCY_PARAM = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    "description": "A key the client makes (a UUID): the same create sent again with it answers the same "
+                   "screening (`Idempotent-Replayed: true`, a fresh `secret`; the earlier one stops working) "
+                   "instead of making a second one. The same key with another body: 422.",
+}
+NO_SECRET = _error("No `X-Screening-Secret` header (`secret_required`).")
+WRONG_SECRET = _error("The secret is not this screening's (`secret_invalid`).")
 BAD_ID = _error("Malformed id (`invalid_id`).")
 UNKNOWN = _error("No screening has this id (`not_found`).")
 INVALID = _error("Invalid body: `invalid_json`, `invalid_request` (with `details`), or a more specific code.")
@@ -49,11 +69,18 @@ REDIRECT = {
 
 def _op(op_id: str, summary: str, responses: dict[str, Any], *, body: str | None = None,
         body_types: tuple[str, ...] = ("application/json",), with_id: bool = False,
-        tags: tuple[str, ...] = ("screenings",)) -> dict[str, Any]:
+        tags: tuple[str, ...] = ("screenings",), secret: bool | None = None) -> dict[str, Any]:
+    """`secret`: True = the screening's secret is required, False = optional (it unlocks the feedback)."""
     op: dict[str, Any] = {"operationId": op_id, "summary": summary, "tags": list(tags)}
+    parameters = []
     if with_id:
-        op["parameters"] = [ID_PARAM]
+        parameters.append(ID_PARAM)
         responses = {"400": BAD_ID, "404": UNKNOWN, **responses}
+    if secret is not None:
+        parameters.append(_secret_param(secret))
+        responses = {**({"401": NO_SECRET} if secret else {}), "403": WRONG_SECRET, **responses}
+    if parameters:
+        op["parameters"] = parameters
     if body:
         op["requestBody"] = {"required": True, "content": {t: {"schema": _ref(body)} for t in body_types}}
     op["responses"] = dict(responses)
@@ -129,7 +156,8 @@ SCREENING = {
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "filename": {"type": "string"},
-        "consent": {"type": "boolean"},
+        "consent": {"type": ["boolean", "object"],
+                    "description": "Whether the research-use consent was given (the admin API: the consent record)."},
         "result": _ref("Result"),
         "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
         "feedback": {
@@ -148,9 +176,23 @@ SCREENING = {
         },
     },
 }
-CREATED = {
+NEW_SCREENING = {
     "allOf": [
         _ref("Screening"),
+        {
+            "type": "object",
+            "required": ["secret"],
+            "properties": {"secret": {
+                "type": "string",
+                "description": "This screening's secret, in this answer only (the server keeps a hash): send it as "
+                               "X-Screening-Secret to give feedback, rerun, or read the feedback back.",
+            }},
+        },
+    ]
+}
+CREATED = {
+    "allOf": [
+        _ref("NewScreening"),
         {
             "type": "object",
             "required": ["upload"],
@@ -183,13 +225,21 @@ LOCATED = {
     "type": "object",
     "properties": {"crop": CROP_OUT, "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
 }
-SEED_METADATA = {
-    "allOf": [
-        _ref("FeedbackMetadata"),
-        {"type": "object", "required": ["uuid"], "properties": {"uuid": {"type": "string", "format": "uuid"}}},
-    ],
-    "description": "The screening id as `uuid` plus feedback metadata fields (unknown fields are rejected).",
-}
+def _seed_metadata(feedback_metadata: dict[str, Any]) -> dict[str, Any]:
+    """FeedbackMetadata's fields beside `uuid` (and `secret`) in one flat object, as the 2020 client sends
+    them (an allOf of two closed objects would accept no body at all)."""
+    return {
+        **feedback_metadata,
+        "properties": {
+            "uuid": {"type": "string", "format": "uuid"},
+            "secret": {"type": "string", "description": "The screening's secret, if not sent as X-Screening-Secret."},
+            **feedback_metadata.get("properties", {}),
+        },
+        "required": ["uuid"],
+        "additionalProperties": False,
+        "description": "The screening id as `uuid` plus feedback metadata fields (unknown fields are rejected); the "
+                       "screening's secret in the X-Screening-Secret header or as `secret`.",
+    }
 
 
 def _paths() -> dict[str, Any]:
@@ -197,16 +247,19 @@ def _paths() -> dict[str, Any]:
     not_ready = _error("Not done yet, or ended rejected/failed (`not_ready`).")
     return {
         "/api/screenings": {
-            "post": _op("createScreening", "Start a screening (inline image or presigned upload)", {
+            "post": {**_op("createScreening", "Start a screening (inline image or presigned upload)", {
                 "201": _json(_ref("CreatedScreening"), "Presigned mode: awaiting_upload, with the upload form."),
-                "202": _json(_ref("Screening"), "Inline mode: stored and queued."),
-                "400": _error("Invalid body, `consent_required`, `invalid_base64`, `invalid_crop`, image unusable."),
+                "202": _json(_ref("NewScreening"), "Inline mode: stored and queued."),
+                "400": _error("Invalid body, `consent_required`, `invalid_base64`, `invalid_crop`, image unusable, "
+                              "`invalid_idempotency_key`."),
+                "409": _error("A replayed create met a concurrent replay (`conflict`): send it again."),
                 "413": _error("Inline image over 7 MiB (`image_too_large`)."),
                 "415": _error("`unsupported_format` or `content_type_mismatch`."),
-            }, body="CreateScreening"),
+                "422": _error("The Idempotency-Key came with another request before (`idempotency_key_reused`)."),
+            }, body="CreateScreening"), "parameters": [IDEMPOTENCY_PARAM]},
         },
         "/api/screenings/{id}": {
-            "get": _op("getScreening", "Poll a screening", {"200": screening}, with_id=True),
+            "get": _op("getScreening", "Poll a screening", {"200": screening}, with_id=True, secret=False),
         },
         "/api/screenings/{id}/crop": {
             "get": _op("getCrop", "The 224-ready square crop the model saw (PNG)",
@@ -225,17 +278,17 @@ def _paths() -> dict[str, Any]:
                 "400": _error("Malformed id (`invalid_id`), or an Accept header that allows no PDF "
                               "(`not_acceptable`)."),
                 "409": not_ready,
-            }, with_id=True),
+            }, with_id=True, secret=False),
         },
         "/api/screenings/{id}/feedback": {
             "put": _op("putFeedback", "Give (or replace) feedback on a finished screening",
-                       {"200": screening, "409": not_ready}, body="Feedback", with_id=True),
+                       {"200": screening, "409": not_ready}, body="Feedback", with_id=True, secret=True),
         },
         "/api/screenings/{id}/rerun": {
             "post": _op("rerunScreening", "Run again with a new crop (null: locate automatically)", {
                 "202": _json(_ref("Screening"), "Queued again; the previous result is kept in history."),
                 "409": _error("Not finished yet (`not_ready`), `no_image`, or `conflict`."),
-            }, body="Rerun", with_id=True),
+            }, body="Rerun", with_id=True, secret=True),
         },
         "/api/locate": {
             "post": _op("locateDisc", "Propose a square crop around the optic disc", {
@@ -277,7 +330,9 @@ def _paths() -> dict[str, Any]:
         },
         "/api/process": {
             "post": _op("seedProcess", "Seed client: upload with a crop in displayed pixels; answers the id", {
-                "200": _text("The screening id."),
+                "200": {**_text("The screening id."), "headers": {SECRET_HEADER: {
+                    "description": "The screening's secret (once): /api/metadata needs it.",
+                    "schema": {"type": "string"}}}},
                 "400": INVALID,
                 "406": _error("Bad file extension (`unsupported_format`)."),
                 "413": _error("Image over 7 MiB."),
@@ -302,11 +357,16 @@ def _paths() -> dict[str, Any]:
                        {"200": _text("Base64 PNG."), "409": not_ready}, with_id=True, tags=("seed",)),
         },
         "/api/metadata": {
-            "post": _op("seedMetadata", "Seed client: store feedback metadata", {
+            "post": {**_op("seedMetadata", "Seed client: store feedback metadata", {
                 "200": _json({"type": "object", "properties": {
                     "uuid": {"type": "string"}, "metadata": _ref("FeedbackMetadata")}}, "Stored."),
                 "400": INVALID,
-            }, body="SeedMetadata", body_types=("application/json", "text/plain"), tags=("seed",)),
+                "401": _error("No secret, in the header or the body (`secret_required`)."),
+                "403": WRONG_SECRET,
+                "404": UNKNOWN,
+            }, body="SeedMetadata", body_types=("application/json", "text/plain"), tags=("seed",)), "parameters": [{
+                **_secret_param(False), "description": "The screening's secret (the X-Screening-Secret header of "
+                                                       "/api/process's answer), or send it as `secret` in the body."}]},
         },
     }
 
@@ -315,9 +375,10 @@ def _paths() -> dict[str, Any]:
 def _document() -> dict[str, Any]:
     schemas = _model_schemas((*REQUEST_MODELS, FeedbackMetadata))
     schemas.update({
-        "Screening": SCREENING, "CreatedScreening": CREATED, "Result": RESULT, "Error": ERROR,
-        "Health": HEALTH, "Located": LOCATED, "SeedMetadata": SEED_METADATA,
+        "Screening": SCREENING, "NewScreening": NEW_SCREENING, "CreatedScreening": CREATED, "Result": RESULT, "Error": ERROR,
+        "Health": HEALTH, "Located": LOCATED,
     })
+    schemas["SeedMetadata"] = _seed_metadata(schemas["FeedbackMetadata"])
     schemas.update(_admin_schemas())
     return {
         "openapi": "3.1.0",

@@ -8,6 +8,9 @@ one conditional update whose filter is `FROM_STATES[target]`, so a repeated even
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -64,6 +67,23 @@ def is_valid_id(value: str) -> bool:
         return False
 
 
+def new_secret() -> tuple[str, str]:
+    """A screening's secret (returned once, at creation) and the hash the record keeps of it."""
+    secret = secrets.token_urlsafe(32)
+    return secret, secret_hash(secret)
+
+
+def secret_hash(secret: str) -> str:
+    # A 256-bit random token needs no slow hash: SHA-256 cannot be walked back to it.
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def secret_matches(record: dict[str, Any], secret: str) -> bool:
+    """Whether `secret` is this screening's; a record made before secrets existed matches none."""
+    stored = record.get("secret_hash")
+    return isinstance(stored, str) and hmac.compare_digest(stored, secret_hash(secret))
+
+
 def new_record(
     *,
     screening_id: str,
@@ -74,11 +94,13 @@ def new_record(
     crop: dict[str, int] | None,
     consent: dict[str, Any],
     size: int | None = None,
+    secret_digest: str | None = None,
 ) -> dict[str, Any]:
     """A fresh MongoDB document (the id is the document's `_id`)."""
     t = now()
     return {
         "_id": screening_id,
+        "secret_hash": secret_digest,
         "status": str(status),
         "created_at": t,
         "updated_at": t,

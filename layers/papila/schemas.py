@@ -266,8 +266,9 @@ def links(screening_id: str) -> dict[str, str]:
     return {"self": base, "crop": f"{base}/crop", "heatmap": f"{base}/heatmap", "report": f"{base}/report"}
 
 
-def present(record: dict[str, Any]) -> dict[str, Any]:
-    """A record as the contract's screening; never storage keys, attempts or consent internals."""
+def present(record: dict[str, Any], *, with_feedback: bool = True) -> dict[str, Any]:
+    """A record as the contract's screening; never storage keys, attempts, consent internals or the
+    secret's hash. The clinical feedback only for those who may read it (`with_feedback`)."""
     sid = record["_id"]
     status = record["status"]
     out: dict[str, Any] = {
@@ -285,7 +286,7 @@ def present(record: dict[str, Any]) -> dict[str, Any]:
     if status in TERMINAL and status != Status.DONE and isinstance(error, dict):
         out["error"] = {"code": str(error.get("code") or "error"), "message": str(error.get("message") or "")}
     feedback = record.get("feedback")
-    if isinstance(feedback, dict) and feedback:
+    if with_feedback and isinstance(feedback, dict) and feedback:
         out["feedback"] = jsonable(feedback)
     out["links"] = links(sid)
     return out

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +21,16 @@ from papila import imaging, keys
 from papila.config import Settings
 from papila.errors import ApiError, error_body
 from papila.imaging import Crop, ImageError
-from papila.records import TERMINAL, Status, is_valid_id, new_id, new_record, now
+from papila.records import (
+    TERMINAL,
+    Status,
+    is_valid_id,
+    new_id,
+    new_record,
+    new_secret,
+    now,
+    secret_matches,
+)
 from papila.schemas import (
     CONSENT_VERSION,
     MAX_INLINE_BYTES,
@@ -49,6 +61,8 @@ STORED_EXTENSION = {"image/jpeg": "jpg", "image/png": "png", "image/tiff": "tif"
 # /api/locate works on a copy this long (the locator itself looks at 512 px): a big photo is shrunk
 # first, so the full-size pixels are not held twice (the API's memory: under 512 MB).
 LOCATE_MAX_SIDE = 2048
+# What a client may send as an Idempotency-Key: a UUID, or any token of visible ASCII.
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 @dataclass
@@ -142,6 +156,40 @@ def _not_ready(record: dict[str, Any], what: str) -> ApiError:
     return ApiError(409, "not_ready", f"No {what} yet: {reason}.")
 
 
+def _authorize(record: dict[str, Any], secret: str | None) -> None:
+    """Writing into a screening, or reading its clinical feedback, takes its secret: knowing the id
+    (it travels in links and logs) is not enough."""
+    if not secret:
+        raise ApiError(401, "secret_required", "Send this screening's secret (the X-Screening-Secret header "
+                       "returned when it was created) to change it or to read its feedback.")
+    if not secret_matches(record, secret):
+        raise ApiError(403, "secret_invalid", "That secret does not belong to this screening.")
+
+
+def _may_read_feedback(record: dict[str, Any], secret: str | None) -> bool:
+    """No secret: the screening without its feedback; a wrong one is refused, not ignored."""
+    if not secret:
+        return False
+    _authorize(record, secret)
+    return True
+
+
+def _idempotency(key: str | None, body: dict[str, Any], status: int) -> dict[str, Any] | None:
+    """What the record keeps of an Idempotency-Key: hashes only (the key is the client's), and the
+    request it came with, so the same key with another body is refused rather than replayed."""
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(400, "invalid_idempotency_key", "The Idempotency-Key header must be 1-255 visible ASCII "
+                       "characters (a UUID is best).")
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return {
+        "key_hash": hashlib.sha256(key.encode("ascii")).hexdigest(),
+        "request_hash": hashlib.sha256(canonical.encode("ascii")).hexdigest(),
+        "status": status,
+    }
+
+
 def _consent_given(body: dict[str, Any]) -> None:
     if body.get("consent") is not True:
         raise ApiError(
@@ -182,60 +230,101 @@ class ScreeningService:
 
     # --- POST /api/screenings
 
-    def create_screening(self, raw: bytes | None) -> Reply:
+    def create_screening(self, raw: bytes | None, idempotency_key: str | None = None) -> Reply:
         body = parse_object(raw)
         _consent_given(body)
         req = CreateScreening.model_validate(body)
+        inline = req.image_base64 is not None
+        idempotency = _idempotency(idempotency_key, body, 202 if inline else 201)
+        if idempotency is not None:
+            existing = self.store.by_idempotency_key(idempotency["key_hash"])
+            if existing is not None:
+                return self._replay(existing, idempotency)
+        secret, digest = new_secret()
         consent = {"accepted": True, "at": now(), "version": CONSENT_VERSION}
         crop = req.crop.model_dump() if req.crop else None
-        if req.image_base64 is not None:
+        sid = new_id()
+        if inline:
             data = decode_base64(req.image_base64)
             image, content_type = load_image(data, req.content_type)
             if req.crop:
                 check_overlap(req.crop, *image.size)
-            record = self._store_inline(image, content_type, req.extension, req.filename, crop, consent)
-            return Reply(202, present(record), {"Location": f"/api/screenings/{record['_id']}"})
-        sid = new_id()
-        key = keys.original_key(sid, req.extension)
-        expires = self.settings.presign_expires
-        post = self.bucket.presigned_post(key, req.content_type, expires, req.size)
-        record = new_record(
-            screening_id=sid, filename=req.filename, content_type=req.content_type, original_key=key,
-            status=Status.AWAITING_UPLOAD, crop=crop, consent=consent, size=req.size,
-        )
-        self.store.insert(record)
-        body = {**present(record), "upload": {"url": post["url"], "fields": post["fields"], "expires_in": expires}}
-        return Reply(201, body, {"Location": f"/api/screenings/{sid}"})
+            record = new_record(
+                screening_id=sid, filename=req.filename, content_type=content_type,
+                original_key=keys.original_key(sid, req.extension), status=Status.QUEUED, crop=crop,
+                consent=consent, secret_digest=digest,
+            )
+            existing = self._store_inline(record, image, idempotency)
+        else:
+            record = new_record(
+                screening_id=sid, filename=req.filename, content_type=req.content_type,
+                original_key=keys.original_key(sid, req.extension), status=Status.AWAITING_UPLOAD, crop=crop,
+                consent=consent, size=req.size, secret_digest=digest,
+            )
+            if idempotency is not None:
+                record["idempotency"] = idempotency
+            existing = self.store.insert(record)
+        if existing is not None:  # a retry with the same key won the race
+            return self._replay(existing, idempotency or {})
+        return self._created(record, secret)
+
+    def _created(self, record: dict[str, Any], secret: str, *, replayed: bool = False) -> Reply:
+        """201 with the upload form (presigned mode) or 202 (inline); the secret is in this answer only."""
+        sid = record["_id"]
+        body: dict[str, Any] = {**present(record), "secret": secret}
+        headers = {"Location": f"/api/screenings/{sid}"}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        status = (record.get("idempotency") or {}).get("status") or (201 if record["status"] == Status.AWAITING_UPLOAD
+                                                                     else 202)
+        if record["status"] == Status.AWAITING_UPLOAD:
+            expires = self.settings.presign_expires
+            post = self.bucket.presigned_post(record["original_key"], record["content_type"], expires, record["size"])
+            body["upload"] = {"url": post["url"], "fields": post["fields"], "expires_in": expires}
+        return Reply(status, body, headers)
+
+    def _replay(self, existing: dict[str, Any], idempotency: dict[str, Any]) -> Reply:
+        """A retried create: the same screening, with a fresh secret (the first answer, and the secret
+        in it, may never have reached the client; an earlier secret stops working)."""
+        if (existing.get("idempotency") or {}).get("request_hash") != idempotency.get("request_hash"):
+            raise ApiError(422, "idempotency_key_reused", "This Idempotency-Key was used for a different request; "
+                           "send a new key for a new screening.")
+        secret, digest = new_secret()
+        record = self.store.replace_secret(existing["_id"], existing.get("secret_hash"), digest)
+        if record is None:
+            raise ApiError(409, "conflict", "The screening changed meanwhile; send the request again.")
+        return self._created(record, secret, replayed=True)
 
     def _store_inline(
-        self, image: Image.Image, content_type: str, extension: str, filename: str,
-        crop: dict[str, int] | None, consent: dict[str, Any],
-    ) -> dict[str, Any]:
+        self, record: dict[str, Any], image: Image.Image, idempotency: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
         """Record first, then the metadata-free image; nothing half-stored if the put fails. The
-        S3 ObjectCreated event then drives processing."""
-        clean = imaging.encode(image, content_type)  # pixels only: EXIF, ICC, XMP, text chunks gone
-        sid = new_id()
-        key = keys.original_key(sid, extension)
-        record = new_record(
-            screening_id=sid, filename=filename, content_type=content_type, original_key=key,
-            status=Status.QUEUED, crop=crop, consent=consent, size=len(clean),
-        )
+        S3 ObjectCreated event then drives processing. Returns the screening that already holds the
+        idempotency key instead, if a retry got there first (nothing is stored then)."""
+        clean = imaging.encode(image, record["content_type"])  # pixels only: EXIF, ICC, XMP, text chunks gone
+        record["size"] = len(clean)
         record["image"] = {"width": image.width, "height": image.height}
-        self.store.insert(record)
+        if idempotency is not None:
+            record["idempotency"] = idempotency
+        existing = self.store.insert(record)
+        if existing is not None:
+            return existing
+        sid = record["_id"]
         try:
-            self.bucket.put(key, clean, content_type)
+            self.bucket.put(record["original_key"], clean, record["content_type"])
         except Exception:
             try:
                 self.store.delete(sid)
             except Exception as exc:  # noqa: BLE001 - report the put failure, log this one
                 log.error("could not remove record after failed put: %s screening_id=%s", type(exc).__name__, sid)
             raise
-        return record
+        return None
 
     # --- GET /api/screenings/{id}
 
-    def get_screening(self, screening_id: str) -> Reply:
-        return Reply(200, present(self._record(screening_id)))
+    def get_screening(self, screening_id: str, secret: str | None = None) -> Reply:
+        record = self._record(screening_id)
+        return Reply(200, present(record, with_feedback=_may_read_feedback(record, secret)))
 
     # --- GET /api/screenings/{id}/crop and /heatmap
 
@@ -257,10 +346,12 @@ class ScreeningService:
 
     # --- GET /api/screenings/{id}/report
 
-    def report(self, screening_id: str) -> Reply:
+    def report(self, screening_id: str, secret: str | None = None) -> Reply:
         from papila import report as pdf_report  # fpdf2: loaded on first use
 
         record = self._record(screening_id)
+        if not _may_read_feedback(record, secret):
+            record = {k: v for k, v in record.items() if k != "feedback"}
         if record["status"] != Status.DONE:
             raise _not_ready(record, "report")
         images = pdf_report.gather_images(self.bucket, record)
@@ -273,8 +364,8 @@ class ScreeningService:
 
     # --- PUT /api/screenings/{id}/feedback
 
-    def put_feedback(self, screening_id: str, raw: bytes | None) -> Reply:
-        _require_id(screening_id)
+    def put_feedback(self, screening_id: str, raw: bytes | None, secret: str | None = None) -> Reply:
+        _authorize(self._record(screening_id), secret)
         req = Feedback.model_validate(parse_object(raw))
         feedback = {
             "diagnosis_correct": req.diagnosis_correct,
@@ -289,10 +380,10 @@ class ScreeningService:
 
     # --- POST /api/screenings/{id}/rerun
 
-    def rerun(self, screening_id: str, raw: bytes | None) -> Reply:
-        _require_id(screening_id)
-        req = Rerun.model_validate(parse_object(raw, allow_empty=True))
+    def rerun(self, screening_id: str, raw: bytes | None, secret: str | None = None) -> Reply:
         record = self._record(screening_id)
+        _authorize(record, secret)
+        req = Rerun.model_validate(parse_object(raw, allow_empty=True))
         if record["status"] not in TERMINAL:
             raise ApiError(409, "not_ready", f"The screening is still {record['status']}; rerun it once it has finished.")
         image = record.get("image") or {}
@@ -393,10 +484,16 @@ class ScreeningService:
         # (research use of the uploaded photo), recorded as coming from the seed client.
         consent = {"accepted": True, "at": now(), "via": "seed-client"}
         name = req.imageName.replace("\\", "/").rsplit("/", 1)[-1]
-        record = self._store_inline(
-            image, content_type, STORED_EXTENSION[content_type], name, crop.as_dict() if crop else None, consent
+        secret, digest = new_secret()
+        sid = new_id()
+        record = new_record(
+            screening_id=sid, filename=name, content_type=content_type,
+            original_key=keys.original_key(sid, STORED_EXTENSION[content_type]), status=Status.QUEUED,
+            crop=crop.as_dict() if crop else None, consent=consent, secret_digest=digest,
         )
-        return Reply(200, record["_id"], {"Content-Type": TEXT})
+        self._store_inline(record, image)
+        # The 2020 client reads only the id; the secret rides in a header it may keep for /api/metadata.
+        return Reply(200, sid, {"Content-Type": TEXT, "X-Screening-Secret": secret})
 
     def seed_diagnosis(self, screening_id: str) -> Reply:
         record = self._record(screening_id)
@@ -417,12 +514,13 @@ class ScreeningService:
             raise ApiError(404, "not_found", "This screening has no crop image.")
         return Reply(200, base64.b64encode(self.bucket.get(key)).decode("ascii"), {"Content-Type": TEXT})
 
-    def seed_metadata(self, raw: bytes | None) -> Reply:
+    def seed_metadata(self, raw: bytes | None, secret: str | None = None) -> Reply:
         body = parse_object(raw)
         screening_id = body.pop("uuid", None)
+        body_secret = body.pop("secret", None)  # the header, or "secret" beside "uuid" in the body
         if not isinstance(screening_id, str):
             raise ApiError(400, "invalid_id", "Send the screening id as \"uuid\".")
-        _require_id(screening_id)
+        _authorize(self._record(screening_id), secret or (body_secret if isinstance(body_secret, str) else None))
         metadata = FeedbackMetadata.model_validate(body).model_dump(exclude_none=True)
         record = self.store.set_metadata(screening_id, metadata)
         if record is None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo import DESCENDING, MongoClient, ReturnDocument
 from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
 
 from papila.records import FROM_STATES, Status, now
 
@@ -32,15 +33,44 @@ class ScreeningStore:
     def ensure_indexes(self) -> None:
         self.col.create_index([("created_at", DESCENDING)], name="created_at_desc")
         self.col.create_index([("status", 1), ("created_at", DESCENDING)], name="status_created")
+        # One screening per Idempotency-Key: a retried create finds it, two racing creates cannot both insert.
+        self.col.create_index([("idempotency.key_hash", 1)], name="idempotency_key", unique=True,
+                              partialFilterExpression={"idempotency.key_hash": {"$exists": True}})
 
     def ping(self) -> None:
         self.col.database.command("ping")
 
-    def insert(self, record: dict[str, Any]) -> None:
-        self.col.insert_one(record)
+    def insert(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert; None when inserted, or the screening that already holds the record's idempotency key
+        (a retried create racing the first one)."""
+        try:
+            self.col.insert_one(record)
+        except DuplicateKeyError:
+            key_hash = (record.get("idempotency") or {}).get("key_hash")
+            existing = self.by_idempotency_key(key_hash) if key_hash else None
+            if existing is None:  # the duplicate was the _id itself
+                raise
+            return existing
+        return None
 
     def get(self, screening_id: str) -> dict[str, Any] | None:
         return self.col.find_one({"_id": screening_id})
+
+    def existing(self, screening_ids: list[str]) -> set[str]:
+        """Which of these screenings have a record."""
+        return {doc["_id"] for doc in self.col.find({"_id": {"$in": screening_ids}}, {"_id": 1})}
+
+    def by_idempotency_key(self, key_hash: str) -> dict[str, Any] | None:
+        return self.col.find_one({"idempotency.key_hash": key_hash})
+
+    def replace_secret(self, screening_id: str, old_hash: str | None, new_hash: str) -> dict[str, Any] | None:
+        """A replayed create hands out a fresh secret (the first answer may never have arrived); only
+        if nobody rotated it meanwhile."""
+        return self.col.find_one_and_update(
+            {"_id": screening_id, "secret_hash": old_hash},
+            {"$set": {"secret_hash": new_hash}},
+            return_document=ReturnDocument.AFTER,
+        )
 
     def move(
         self,

@@ -29,8 +29,8 @@ RESULT_TIMEOUT_MS = 180_000
 PHONE = {"width": 390, "height": 844}
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=15) as response:
+def get_json(url: str, headers: dict[str, str] | None = None) -> dict:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=15) as response:
         return json.loads(response.read().decode("utf-8"))
 
 
@@ -137,7 +137,13 @@ def test_screen_a_fundus_photo_and_save_feedback(open_spa, api_url, fundus_png_p
     expect(page.get_by_test_id("feedback-saved")).to_be_visible()
     shot(page, f"{name}-06-feedback-saved")
 
-    stored = get_json(f"{api_url.rstrip('/')}/api/screenings/{screening_id}")
+    # The page kept the screening's secret (the tab's session storage) and sent it with the feedback;
+    # without it the API shows the result but not the clinical feedback.
+    secret = page.evaluate("(id) => sessionStorage.getItem('papila.secret.' + id)", screening_id)
+    assert secret
+    url = f"{api_url.rstrip('/')}/api/screenings/{screening_id}"
+    assert "feedback" not in get_json(url)
+    stored = get_json(url, {"X-Screening-Secret": secret})
     assert stored["status"] == "done"
     assert stored["feedback"]["diagnosis_correct"] is True
     assert stored["feedback"]["metadata"]["age"] == 63

@@ -16,9 +16,17 @@ TERMINAL = {"done", "rejected", "failed"}
 
 
 class ApiClient:
+    """Keeps each screening's secret from its create, and sends it with the calls about it, as the SPA does."""
+
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
         self.http = requests.Session()
+        self.secrets: dict[str, str] = {}
+
+    def owner(self, screening_id: str) -> dict[str, str]:
+        """The header that proves this client made the screening (none if it did not)."""
+        secret = self.secrets.get(screening_id)
+        return {"X-Screening-Secret": secret} if secret else {}
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -32,7 +40,18 @@ class ApiClient:
                 body["image_base64"] = base64.b64encode(data).decode()
         if crop is not None:
             body["crop"] = crop
-        return self.http.post(self.url("/api/screenings"), json=body, timeout=30)
+        r = self.http.post(self.url("/api/screenings"), json=body, timeout=30)
+        if r.status_code in (201, 202):
+            self.secrets[r.json()["id"]] = r.json()["secret"]
+        return r
+
+    def feedback(self, screening_id: str, body: dict[str, Any]) -> requests.Response:
+        return self.http.put(self.url(f"/api/screenings/{screening_id}/feedback"), json=body,
+                             headers=self.owner(screening_id), timeout=10)
+
+    def rerun(self, screening_id: str, body: dict[str, Any]) -> requests.Response:
+        return self.http.post(self.url(f"/api/screenings/{screening_id}/rerun"), json=body,
+                              headers=self.owner(screening_id), timeout=10)
 
     def upload(self, upload: dict[str, Any], data: bytes, filename: str, content_type: str) -> requests.Response:
         """The browser's multipart POST to the presigned S3 form (fields first, the file last)."""
@@ -40,7 +59,7 @@ class ApiClient:
                              timeout=30)
 
     def get(self, screening_id: str) -> dict[str, Any]:
-        r = self.http.get(self.url(f"/api/screenings/{screening_id}"), timeout=10)
+        r = self.http.get(self.url(f"/api/screenings/{screening_id}"), headers=self.owner(screening_id), timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
 

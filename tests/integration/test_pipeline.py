@@ -135,14 +135,13 @@ def test_feedback_is_stored_and_read_back(api_client: ApiClient, done_screening:
     feedback = {"diagnosis_correct": False, "true_label": "suspect",
                 "metadata": {"age": 63, "sex": "female", "eye": "left", "iop_mmhg": 24, "cdr": 0.7,
                              "family_history": True, "camera": "Topcon NW400", "notes": "plumbing test"}}
-    r = api_client.http.put(api_client.url(f"/api/screenings/{sid}/feedback"), json=feedback, timeout=10)
+    r = api_client.feedback(sid, feedback)
     assert r.status_code == 200, r.text
     stored = api_client.get(sid)["feedback"]
     assert stored["diagnosis_correct"] is False and stored["true_label"] == "suspect"
     assert stored["metadata"] == feedback["metadata"]
     # Replaced, not merged.
-    r = api_client.http.put(api_client.url(f"/api/screenings/{sid}/feedback"),
-                            json={"diagnosis_correct": True, "true_label": "glaucoma"}, timeout=10)
+    r = api_client.feedback(sid, {"diagnosis_correct": True, "true_label": "glaucoma"})
     assert r.status_code == 200, r.text
     stored = api_client.get(sid)["feedback"]
     assert stored["diagnosis_correct"] is True and not stored.get("metadata")
@@ -150,8 +149,7 @@ def test_feedback_is_stored_and_read_back(api_client: ApiClient, done_screening:
 
 def test_feedback_before_done_is_409(api_client: ApiClient, fundus_image_bytes: bytes) -> None:
     created = api_client.create(filename="eye.jpg", content_type="image/jpeg", data=fundus_image_bytes).json()
-    r = api_client.http.put(api_client.url(f"/api/screenings/{created['id']}/feedback"),
-                            json={"diagnosis_correct": True, "true_label": "normal"}, timeout=10)
+    r = api_client.feedback(created["id"], {"diagnosis_correct": True, "true_label": "normal"})
     assert r.status_code == 409, r.text
 
 
@@ -161,7 +159,7 @@ def test_rerun_with_a_new_crop_gives_a_new_result_and_keeps_the_old_one(api_clie
     first = api_client.wait(r.json()["id"])
     assert first["status"] == "done", first
     crop = {"x": 560, "y": 260, "size": 280}
-    r = api_client.http.post(api_client.url(f"/api/screenings/{first['id']}/rerun"), json={"crop": crop}, timeout=10)
+    r = api_client.rerun(first["id"], {"crop": crop})
     assert r.status_code == 202, r.text
     second = api_client.wait(first["id"])
     assert second["status"] == "done", second

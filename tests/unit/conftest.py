@@ -7,6 +7,7 @@ import base64
 import importlib.util
 import io
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "papila-unit-uploads"
 QUEUE = "papila-unit-inference"
 DB = "papila_unit"
+UUID_IN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 @pytest.fixture(scope="session")
@@ -82,16 +84,31 @@ def chalice_app():
 
 
 class Api:
-    """chalice.test's HTTP client with JSON conveniences."""
+    """chalice.test's HTTP client with JSON conveniences. Like the SPA, it keeps the secret each create
+    returned and sends it with every later call about that screening (`own=False`: a stranger's call,
+    knowing only the id)."""
 
     def __init__(self, http: Any) -> None:
         self.http = http
+        self.secrets: dict[str, str] = {}
 
     def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Any:
+                headers: dict[str, str] | None = None, own: bool = True) -> Any:
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-        return self.http.request(method, path, headers=hdrs, body=data)
+        about = UUID_IN.search(path) or (isinstance(body, dict) and UUID_IN.fullmatch(str(body.get("uuid", ""))))
+        if own and about and about.group(0) in self.secrets:
+            hdrs.setdefault("X-Screening-Secret", self.secrets[about.group(0)])
+        response = self.http.request(method, path, headers=hdrs, body=data)
+        self._keep_secret(path, response)
+        return response
+
+    def _keep_secret(self, path: str, response: Any) -> None:
+        if path == "/api/process" and response.status_code == 200:
+            self.secrets[response.body.decode()] = response.headers["X-Screening-Secret"]
+        elif path == "/api/screenings" and response.status_code in (201, 202):
+            created = json.loads(response.body)
+            self.secrets[created["id"]] = created["secret"]
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)

@@ -65,6 +65,9 @@ class Case:
     headers: dict[str, str] = field(default_factory=dict)
     status: int | None = None
     code: str | None = None
+    # X-Screening-Secret: OWN = the secret of the screening the case aims at (a careless owner);
+    # None = no header (a stranger who knows the id); "{name}" = that screening's; else sent as is.
+    secret: str | None = "own"
 
 
 def create(**fields: Any) -> dict[str, Any]:
@@ -112,6 +115,8 @@ INVALID = (400, "invalid_request")
 TOO_LARGE = (413, "image_too_large")
 UNREADABLE = (400, "unreadable_image")
 BAD_ID = (400, "invalid_id")
+NO_SECRET = (401, "secret_required")
+WRONG_SECRET = (403, "secret_invalid")
 
 
 def case(name: str, method: str, path: str, expect: tuple[int, str] | None = None, **kw: Any) -> Case:
@@ -318,6 +323,27 @@ CASES: list[Case] = [
          raw=b'{"uuid": "{done}", "notes": "\\ud800"}'),
     case("metadata-unknown-field", "POST", "/api/metadata", INVALID, body={"uuid": "{done}", "password": "x"}),
     case("metadata-age-string", "POST", "/api/metadata", INVALID, body={"uuid": "{done}", "age": "60"}),
+    # ---- a stranger who knows the id: no secret, a made-up one, another screening's
+    case("feedback-no-secret", "PUT", FEEDBACK, NO_SECRET, body=meta(age=60), secret=None),
+    case("feedback-made-up-secret", "PUT", FEEDBACK, WRONG_SECRET, body=meta(age=60), secret="A" * 43),
+    case("feedback-other-screenings-secret", "PUT", FEEDBACK, WRONG_SECRET, body=meta(age=60), secret="{waiting}"),
+    case("feedback-10000-char-secret", "PUT", FEEDBACK, WRONG_SECRET, body=meta(age=60), secret="s" * 10_000),
+    case("feedback-no-secret-invalid-body", "PUT", FEEDBACK, NO_SECRET, body=meta(age=1000), secret=None),
+    case("rerun-no-secret", "POST", RERUN, NO_SECRET, body={}, secret=None),
+    case("rerun-made-up-secret", "POST", RERUN, WRONG_SECRET, body={}, secret="A" * 43),
+    case("get-made-up-secret", "GET", "/api/screenings/{done}", WRONG_SECRET, secret="A" * 43),
+    case("report-made-up-secret", "GET", "/api/screenings/{done}/report", WRONG_SECRET, secret="A" * 43),
+    case("metadata-no-secret", "POST", "/api/metadata", NO_SECRET, body={"uuid": "{waiting}", "age": 60},
+         secret=None),
+    case("metadata-made-up-secret-in-body", "POST", "/api/metadata", WRONG_SECRET,
+         body={"uuid": "{waiting}", "secret": "A" * 43, "age": 60}, secret=None),
+    case("metadata-other-screenings-secret", "POST", "/api/metadata", WRONG_SECRET,
+         body={"uuid": "{waiting}", "age": 60}, secret="{done}"),
+    # ---- Idempotency-Key that is not a key
+    case("create-idempotency-key-256", "POST", S, (400, "invalid_idempotency_key"), body=create(),
+         headers={"Idempotency-Key": "k" * 256}),
+    case("create-idempotency-key-space", "POST", S, (400, "invalid_idempotency_key"), body=create(),
+         headers={"Idempotency-Key": "two words"}),
     # ---- methods and the admin API without a token
     case("delete-screenings", "DELETE", S, (405, "method_not_allowed")),
     case("put-screening", "PUT", "/api/screenings/{done}", (405, "method_not_allowed"), body={}),
@@ -385,10 +411,12 @@ def stack(mongo_uri, chalice_app, tmp_path_factory):
                     assert current.store.move(done, Status.DONE, set_fields={"result": dict(RESULT)}) is not None
                     for key in (keys.crop_key(done), keys.heatmap_key(done)):
                         s3.put_object(Bucket=BUCKET, Key=key, Body=base64.b64decode(b64("fundus_png")))
+                    secrets = {"done": json.loads(r.body)["secret"]}
                     r = http.request("POST", S, headers=JSON, body=json.dumps(create()).encode())
                     assert r.status_code == 201, r.body
                     ids = {"done": done, "waiting": json.loads(r.body)["id"]}
-                    yield SimpleNamespace(http=http, s3=s3, service=current, ids=ids)
+                    secrets["waiting"] = json.loads(r.body)["secret"]
+                    yield SimpleNamespace(http=http, s3=s3, service=current, ids=ids, secrets=secrets)
         finally:
             storage._s3.cache_clear()
             storage._sqs.cache_clear()
@@ -421,14 +449,32 @@ def body_of(c: Case, ids: dict[str, str]) -> bytes:
     return data
 
 
+def secret_of(c: Case, stack: Any) -> str | None:
+    if c.secret is None:
+        return None
+    placeholders = {f"{{{name}}}": name for name in stack.ids}
+    if c.secret in placeholders:
+        return stack.secrets[placeholders[c.secret]]
+    if c.secret != "own":
+        return c.secret
+    text = c.path + (json.dumps(c.body) if c.body is not None else "")
+    aimed = [name for placeholder, name in placeholders.items() if placeholder in text]
+    return stack.secrets[aimed[0]] if aimed else None
+
+
 @pytest.mark.parametrize("c", CASES, ids=lambda c: c.name)
 def test_hostile_input_is_a_clean_4xx_and_stores_nothing(c, stack):
     path = c.path
     for name, sid in stack.ids.items():
         path = path.replace(f"{{{name}}}", sid)
 
+    headers = {**JSON, **c.headers}
+    secret = secret_of(c, stack)
+    if secret is not None:
+        headers["X-Screening-Secret"] = secret
+
     before = snapshot(stack)
-    r = stack.http.request(c.method, path, headers={**JSON, **c.headers}, body=body_of(c, stack.ids))
+    r = stack.http.request(c.method, path, headers=headers, body=body_of(c, stack.ids))
     after = snapshot(stack)
 
     assert 400 <= r.status_code < 500, (r.status_code, r.body[:300])

@@ -37,6 +37,23 @@ describe('createApiClient', () => {
     expect(JSON.parse(String(init.body))).toEqual({ image_base64: 'QUJD', width: 4000, height: 3000 });
   });
 
+  it("keeps the secret a create returned and sends it only with that screening's calls", async () => {
+    const kept = new Map<string, string>();
+    const store = { get: (id: string) => kept.get(id) ?? null, set: (id: string, s: string) => void kept.set(id, s) };
+    const fetchImpl = vi.fn(async (url: string) =>
+      url.endsWith('/api/screenings') ? json(201, { id: 'id-1', status: 'awaiting_upload', secret: 's3cret' }) : json(200, { id: 'x' }),
+    );
+    const api = createApiClient('http://api', fetchImpl as unknown as typeof fetch, store);
+    await api.createScreening({ filename: 'a.png', content_type: 'image/png', size: 10, consent: true });
+    await api.putFeedback('id-1', { diagnosis_correct: true });
+    await api.getScreening('id-2');
+    const headersOf = (call: number) => (fetchImpl.mock.calls[call] as unknown as [string, RequestInit])[1].headers as Record<string, string>;
+    expect(kept.get('id-1')).toBe('s3cret');
+    expect(headersOf(0)['X-Screening-Secret']).toBeUndefined();
+    expect(headersOf(1)['X-Screening-Secret']).toBe('s3cret');
+    expect(headersOf(2)['X-Screening-Secret']).toBeUndefined();
+  });
+
   it('resolves relative links against the API and leaves absolute ones', () => {
     const api = createApiClient('http://api:8000');
     expect(api.resolve('/api/screenings/x/crop')).toBe('http://api:8000/api/screenings/x/crop');

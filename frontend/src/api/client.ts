@@ -59,16 +59,56 @@ export function networkError(): ApiError {
   return new ApiError(0, 'network', 'Papila could not reach its server. Check your connection and try again.');
 }
 
-export function createApiClient(baseUrl: string, fetchImpl: typeof fetch = fetch.bind(globalThis)): PapilaApi {
+/** Where the secrets of this tab's screenings are kept: the tab's session storage when there is one
+ * (a reload keeps them, closing the tab forgets them), else memory. */
+export interface SecretStore {
+  get(id: string): string | null;
+  set(id: string, secret: string): void;
+}
+
+const SECRET_PREFIX = 'papila.secret.';
+
+export function sessionSecretStore(): SecretStore {
+  const memory = new Map<string, string>();
+  const storage = (() => {
+    try {
+      return globalThis.sessionStorage ?? null;
+    } catch {
+      return null; // storage disabled by the browser's settings
+    }
+  })();
+  return {
+    get: (id) => memory.get(id) ?? storage?.getItem(SECRET_PREFIX + id) ?? null,
+    set: (id, secret) => {
+      memory.set(id, secret);
+      try {
+        storage?.setItem(SECRET_PREFIX + id, secret);
+      } catch {
+        // quota or privacy mode: memory still has it for this page
+      }
+    },
+  };
+}
+
+export function createApiClient(
+  baseUrl: string,
+  fetchImpl: typeof fetch = fetch.bind(globalThis),
+  secrets: SecretStore = sessionSecretStore(),
+): PapilaApi {
   const base = baseUrl.replace(/\/+$/, '');
   const resolve = (path: string) => (/^https?:\/\//i.test(path) ? path : base + path);
 
-  async function requestJson<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async function requestJson<T>(method: string, path: string, body?: unknown, screeningId?: string): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    // Knowing an id is not enough to change a screening or read its feedback: its secret goes along.
+    const secret = screeningId === undefined ? null : secrets.get(screeningId);
+    if (secret) headers['X-Screening-Secret'] = secret;
     let response: Response;
     try {
       response = await fetchImpl(resolve(path), {
         method,
-        headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
@@ -83,10 +123,14 @@ export function createApiClient(baseUrl: string, fetchImpl: typeof fetch = fetch
 
   return {
     resolve,
-    createScreening: (body) => requestJson<CreatedScreening>('POST', '/api/screenings', body),
-    getScreening: (id) => requestJson<Screening>('GET', screeningPath(id)),
-    rerunScreening: (id, crop) => requestJson<Screening | null>('POST', `${screeningPath(id)}/rerun`, { crop }),
-    putFeedback: (id, feedback) => requestJson<Screening>('PUT', `${screeningPath(id)}/feedback`, feedback),
+    createScreening: async (body) => {
+      const created = await requestJson<CreatedScreening>('POST', '/api/screenings', body);
+      if (created.secret) secrets.set(created.id, created.secret);
+      return created;
+    },
+    getScreening: (id) => requestJson<Screening>('GET', screeningPath(id), undefined, id),
+    rerunScreening: (id, crop) => requestJson<Screening | null>('POST', `${screeningPath(id)}/rerun`, { crop }, id),
+    putFeedback: (id, feedback) => requestJson<Screening>('PUT', `${screeningPath(id)}/feedback`, feedback, id),
     locateDisc: (imageBase64, width, height) =>
       requestJson<LocateResponse>('POST', '/api/locate', { image_base64: imageBase64, width, height }),
     getModelInfo: () => requestJson<ModelInfo>('GET', '/api/model'),

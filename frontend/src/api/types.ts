@@ -54,6 +54,8 @@ export interface PresignedUpload {
 
 export interface CreatedScreening extends Screening {
   upload?: PresignedUpload;
+  /** Returned once, at creation: later calls about this screening send it (X-Screening-Secret). */
+  secret?: string;
 }
 
 export interface CreateScreeningRequest {

@@ -1,7 +1,7 @@
 import { useI18n } from '../i18n/I18nContext';
 import type { MessageKey } from '../i18n/messages';
 
-/** Every refusal code the API can send for a photo (error.code), each with its own words in every language. */
+/** Every code the API can end a screening with (error.code of rejected or failed), each with its own words in every language. */
 export const REFUSAL_CODES = [
   'not_a_fundus_photo',
   'too_dark',
@@ -14,6 +14,10 @@ export const REFUSAL_CODES = [
   'image_too_large',
   'unsupported_format',
   'upload_replaced',
+  // failed, with a reason (papila.sweeper and the worker's final attempt)
+  'upload_not_received',
+  'processing_not_started',
+  'processing_stalled',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 

@@ -105,6 +105,10 @@ export const en = {
   'refusal.unsupported_format': 'Upload a JPEG, PNG or TIFF photo.',
   'refusal.upload_replaced':
     'The photo was sent a second time with the same upload, which takes one photo. Start a new screening.',
+  'refusal.upload_not_received': 'No photo arrived before the upload form expired. Start a new screening.',
+  'refusal.processing_not_started': 'The photo was not processed in time. Please upload it again.',
+  'refusal.processing_stalled':
+    'The photo could not be processed in time after several attempts. Please upload it again.',
 
   'result.title': 'Result',
   'result.probability': 'Probability of glaucoma',
@@ -517,6 +521,10 @@ export const es: Messages = {
   'refusal.unsupported_format': 'Sube una foto JPEG, PNG o TIFF.',
   'refusal.upload_replaced':
     'La foto se envió una segunda vez con la misma subida, que admite una sola foto. Empieza un cribado nuevo.',
+  'refusal.upload_not_received': 'No llegó ninguna foto antes de que caducara el formulario de subida. Empieza un cribado nuevo.',
+  'refusal.processing_not_started': 'La foto no se procesó a tiempo. Vuelve a subirla, por favor.',
+  'refusal.processing_stalled':
+    'La foto no se pudo procesar a tiempo tras varios intentos. Vuelve a subirla, por favor.',
 
   'result.title': 'Resultado',
   'result.probability': 'Probabilidad de glaucoma',
