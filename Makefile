@@ -4,13 +4,20 @@
 #   make down     stops a running `make up` from another shell
 #   make test     Vitest, then one pytest run: unit, integration (own local cloud), end-to-end
 #   make lint     ruff
+#   make audit    pip-audit (each function's requirements, .venv, .localstack-venv) and npm audit (frontend,
+#                 dependencies and devDependencies, fails at high): needs the advisory services to answer
 # Ports: API_PORT SPA_PORT MONGO_PORT LOCALSTACK_PORT (make up); TEST_* the same for `make test`.
 SHELL := /bin/bash
 PY := .venv/bin/python
 TEST_DIRS := $(wildcard tests/unit tests/integration tests/e2e)
 PYTEST_ARGS ?=
 
-.PHONY: install up down test lint
+AUDIT_REQS := $(wildcard api_app/requirements.txt inference_fn/requirements.txt sweep_fn/requirements.txt \
+                          purge_fn/requirements.txt)
+# --strict: a package the advisory service does not answer for fails the audit (never "no known vulnerabilities")
+PIP_AUDIT := .venv/bin/pip-audit --strict --progress-spinner off
+
+.PHONY: install up down test lint audit
 
 install:
 	@bash infra/install.sh
@@ -28,3 +35,22 @@ test: install
 
 lint: install
 	@$(PY) -m ruff check .
+
+audit: install
+	@fail=0; start=$$SECONDS; \
+	for req in $(AUDIT_REQS); do \
+	  echo "== pip-audit -r $$req (resolved as the function ships it)"; \
+	  $(PIP_AUDIT) -r $$req || fail=1; \
+	done; \
+	echo "== pip-audit: .venv (requirements.txt as installed, the papila layer itself skipped)"; \
+	$(PIP_AUDIT) --skip-editable || fail=1; \
+	echo "== pip-audit: .localstack-venv (infra/localstack-requirements.txt as installed)"; \
+	$(PIP_AUDIT) $$(for d in .localstack-venv/lib/python3*/site-packages; do echo --path $$d; done) || fail=1; \
+	if [ -f frontend/package-lock.json ]; then \
+	  echo "== npm audit --audit-level=high (frontend: dependencies and devDependencies)"; \
+	  (cd frontend && npm audit --audit-level=high) || fail=1; \
+	fi; \
+	echo "== audit: $$([ $$fail = 0 ] && echo passed || echo FAILED) in $$((SECONDS - start)) s"; \
+	[ $$fail = 0 ] || echo "   (pip-audit's 'not found on PyPI' for every package, or npm's 'audit endpoint returned an error':" \
+	  "the advisory service did not answer from this machine; nothing was audited there)"; \
+	exit $$fail
