@@ -62,22 +62,26 @@ class FunctionSpec:
     report_batch_item_failures: bool
 
 
-def _resolve(value: Any, template: dict[str, Any]) -> Any:
-    """A property value with `Ref` to a parameter replaced by the parameter's default."""
+def _resolve(value: Any, template: dict[str, Any], parameters: dict[str, str] | None = None) -> Any:
+    """A property value with `Ref` to a parameter replaced by the value the stack was deployed with
+    (`parameters`), else the parameter's default."""
     if isinstance(value, dict) and set(value) == {"Ref"}:
+        if parameters and value["Ref"] in parameters:
+            return parameters[value["Ref"]]
         param = template.get("Parameters", {}).get(value["Ref"])
         if param is not None:
             return param.get("Default")
     return value
 
 
-def function_spec(template: dict[str, Any], logical_id: str, root: Path = ROOT) -> FunctionSpec:
+def function_spec(template: dict[str, Any], logical_id: str, root: Path = ROOT,
+                  parameters: dict[str, str] | None = None) -> FunctionSpec:
     resource = template["Resources"][logical_id]
     props = resource.get("Properties", {})
     glob = template.get("Globals", {}).get("Function", {})
 
     def prop(name: str, default: Any) -> Any:
-        return _resolve(props.get(name, glob.get(name, default)), template)
+        return _resolve(props.get(name, glob.get(name, default)), template, parameters)
 
     sqs_events = [e["Properties"] for e in props.get("Events", {}).values() if e.get("Type") == "SQS"]
     if not sqs_events:
@@ -98,8 +102,8 @@ def function_spec(template: dict[str, Any], logical_id: str, root: Path = ROOT) 
         code_dir=code_dir,
         timeout_s=int(prop("Timeout", 3)),
         memory_mb=int(prop("MemorySize", 128)),
-        batch_size=int(_resolve(event.get("BatchSize", 10), template)),
-        batching_window_s=float(_resolve(event.get("MaximumBatchingWindowInSeconds", 0), template)),
+        batch_size=int(_resolve(event.get("BatchSize", 10), template, parameters)),
+        batching_window_s=float(_resolve(event.get("MaximumBatchingWindowInSeconds", 0), template, parameters)),
         report_batch_item_failures="ReportBatchItemFailures" in (event.get("FunctionResponseTypes") or []),
     )
 
@@ -330,12 +334,16 @@ def main() -> None:
     parser.add_argument("--handler", help="module.function, overriding the image's CMD")
     parser.add_argument("--poll-wait", type=int, default=2, help="long-poll seconds (bounds the stop delay)")
     parser.add_argument("--ready-file", type=Path)
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a stack parameter as deployed (like sam local's --parameter-overrides), e.g. "
+                             "InferenceTimeout=5: the function's timeout, batch size ... follow it")
     args = parser.parse_args()
     if not args.queue_url:
         parser.error("--queue-url or INFERENCE_QUEUE_URL is required")
+    parameters = dict(p.split("=", 1) for p in args.parameter if "=" in p)
 
     template = cfn.load_template(args.template)
-    spec = function_spec(template, args.function)
+    spec = function_spec(template, args.function, parameters=parameters)
     if args.handler:
         spec = FunctionSpec(**{**spec.__dict__, "handler": args.handler})
     t0 = time.monotonic()

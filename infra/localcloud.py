@@ -15,6 +15,12 @@ them before the runner polls, with the bucket's notification paused during the r
 uploads do not re-trigger the pipeline; restored messages start with a fresh receive count. Should a
 mirror be lost (a crash between two mirrors), `up` erases the records whose original image is gone,
 with their derived images: no record ever points at a missing image.
+
+Supervision (`up`): a service that dies is started again after a back-off (1 s doubling to 30 s, back
+to 1 s after a minute of good health) while the rest keeps serving; a dead LocalStack is started again
+with the template deployed and the bucket restored, then the runner and the API on the new stack.
+SecantusDB runs with --sync-on-commit, so every acknowledged write survives a kill -9. Why no supervisor
+library: infra/README.md.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +55,12 @@ REGION = "us-east-1"
 MIRROR_EVERY_S = 30
 SWEEP_EVERY_S = 60  # the bounded sweep (papila.sweeper), as template.yaml's SweepFunction does in AWS
 SWEEP_GRACE_S = 60  # backlog allowance on top of a message's own life (AWS: papila.sweeper's default)
+# Restarts of a service that died: 1 s, doubling to 30 s; a service that ran a minute starts again at 1 s.
+RESTART_FIRST_S = 1.0
+RESTART_CAP_S = 30.0
+RESTART_HEALTHY_S = 60.0
+# Which service watches come first: the stores before what depends on them.
+_WATCH_ORDER = ("localstack", "mongo", "cognito", "runner", "api", "spa")
 # What each service's command line contains: pid files are trusted only for these processes.
 _SIGNATURES = {
     "spa": "infra.spa_server",
@@ -82,6 +95,9 @@ class Settings:
     max_receive_count: int = 3
     persist: bool = True
     spa: bool = True
+    # SecantusDB fsyncs its journal at every commit (--sync-on-commit): an acknowledged write survives
+    # kill -9 of the database. Off only to show what happens without it.
+    mongo_sync_on_commit: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -131,6 +147,25 @@ class Outputs:
 
 class StartError(RuntimeError):
     pass
+
+
+@dataclass
+class Backoff:
+    """Capped exponential back-off between restarts of one service: `first`, doubling up to `cap`; once
+    the service has run `healthy_after` seconds, its next death starts again at `first`."""
+
+    first: float = RESTART_FIRST_S
+    cap: float = RESTART_CAP_S
+    healthy_after: float = RESTART_HEALTHY_S
+    failures: int = 0
+
+    def next_delay(self, uptime: float | None = None) -> float:
+        """The wait before the next start, given how long the last run lasted (None: it never started)."""
+        if uptime is not None and uptime >= self.healthy_after:
+            self.failures = 0
+        delay = min(self.cap, self.first * 2 ** min(self.failures, 30))
+        self.failures += 1
+        return delay
 
 
 @dataclass
@@ -213,6 +248,8 @@ class LocalCloud:
         log.close()
         self._pidfile(name).write_text(str(proc.pid))
         self._procs[name] = proc
+        self._started_at[name] = time.monotonic()
+        self._wanted.add(name)  # watched from now on: restarted if it dies, until _stop(name)
         return proc.pid
 
     def _pid(self, name: str) -> int | None:
@@ -237,6 +274,8 @@ class LocalCloud:
 
     def _stop(self, name: str, timeout: float = 15) -> None:
         started = time.monotonic()
+        self._wanted.discard(name)
+        self._due.pop(name, None)
         pid = self._pid(name)
         proc = self._procs.pop(name, None)
         if pid is not None:
@@ -268,6 +307,13 @@ class LocalCloud:
 
     def __post_init__(self) -> None:
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        # Supervision: the services that should be running, when each last started, its back-off, and
+        # when a dead one is due to start again.
+        self._wanted: set[str] = set()
+        self._started_at: dict[str, float] = {}
+        self._backoff: dict[str, Backoff] = {}
+        self._due: dict[str, float] = {}
+        self.restarts: dict[str, int] = {}  # how many times each service was started again (attempts)
 
     # ------------------------------------------------------------------ start
     def start(self) -> Outputs:
@@ -342,6 +388,11 @@ class LocalCloud:
         data.mkdir(parents=True, exist_ok=True)
         argv = [str(ROOT / ".venv" / "bin" / "secantusd-py"), "--host", "127.0.0.1", "--port", str(s.mongo_port),
                 "--storage-path", str(data), "--cache-size", "256M", "--log-level", "WARNING"]
+        if s.mongo_sync_on_commit:
+            # Without it SecantusDB (WiredTiger, journal on, transaction_sync off) acknowledges a write
+            # whose log record may still sit in the process's log buffer: a kill -9 then loses the last
+            # acknowledged writes. With it, every commit is written and fsynced to the journal first.
+            argv.append("--sync-on-commit")
         self._spawn("mongo", argv, self._child_env({}))
 
     def _wait_localstack(self, timeout: float = 90) -> None:
@@ -401,14 +452,7 @@ class LocalCloud:
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket=artifacts)
         body = json.dumps(cfn.package(cfn.load_template(), s3, artifacts))
-        params = {
-            "DeployFunctions": "false",
-            "SpaOrigin": s.spa_url,
-            "InferenceTimeout": str(s.function_timeout),
-            "QueueVisibilityTimeout": str(s.visibility_timeout),
-            "MaxReceiveCount": str(s.max_receive_count),
-            "MongoDbName": s.mongo_db,
-        }
+        params = self.stack_parameters()
         kwargs = {
             "StackName": s.stack_name,
             "TemplateBody": body,
@@ -452,9 +496,22 @@ class LocalCloud:
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
 
     # ------------------------------------------------------------------ services
+    def stack_parameters(self) -> dict[str, str]:
+        """What template.yaml is deployed with locally (the runner plays the function with the same)."""
+        s = self.settings
+        return {
+            "DeployFunctions": "false",
+            "SpaOrigin": s.spa_url,
+            "InferenceTimeout": str(s.function_timeout),
+            "QueueVisibilityTimeout": str(s.visibility_timeout),
+            "MaxReceiveCount": str(s.max_receive_count),
+            "MongoDbName": s.mongo_db,
+        }
+
     def _start_runner(self) -> None:
         (self.run_dir / "runner.ready").unlink(missing_ok=True)
         argv = [str(VENV_PY), "-m", "infra.lambda_runner", "--ready-file", str(self.run_dir / "runner.ready")]
+        argv += [f"--parameter={name}={value}" for name, value in self.stack_parameters().items()]
         self._spawn("runner", argv, self._child_env(self.service_env()))
 
     def _start_api(self) -> None:
@@ -483,14 +540,160 @@ class LocalCloud:
                                         check=False)
             if result.returncode != 0 or not (dist / "index.html").exists():
                 raise StartError(f"the SPA build failed; see {build_log}")
+        self._spawn_spa(dist)
+        self._wait("spa", lambda: _http_get(self.settings.spa_url + "/")[0] == 200, 30)
+        return self.settings.spa_url
+
+    def _spawn_spa(self, dist: Path = FRONTEND / "dist") -> None:
         argv = [str(VENV_PY), "-m", "infra.spa_server", "--port", str(self.settings.spa_port), "--dir", str(dist),
                 "--api-base-url", self.settings.api_url]
         if self.admin_pool is not None:  # the admin panel signs in against the pool on moto's server
             argv += ["--cognito-endpoint", self.admin_pool.endpoint + "/", "--cognito-client-id",
                      self.admin_pool.client_id]
         self._spawn("spa", argv, self._child_env({}))
-        self._wait("spa", lambda: _http_get(self.settings.spa_url + "/")[0] == 200, 30)
-        return self.settings.spa_url
+
+    # ------------------------------------------------------------------ supervision
+    def supervise(self, should_stop: Callable[[], bool], tick: float = 0.5) -> None:
+        """Watch the running cloud until `should_stop()`: start again, with back-off, any service that
+        died (the others keep serving), mirror the bucket every MIRROR_EVERY_S and run the sweeper every
+        SWEEP_EVERY_S. `make up` runs it in the foreground; the resilience tests in a thread."""
+        s = self.settings
+        last_mirror = last_sweep = time.monotonic()
+        # Messages restored at start keep their records' old `updated_at`: let them drain before sweeping.
+        next_sweep_after = SWEEP_EVERY_S + s.max_receive_count * (s.visibility_timeout + s.function_timeout)
+        while not should_stop():
+            time.sleep(tick)
+            self.watch_once()
+            if s.persist and time.monotonic() - last_mirror > MIRROR_EVERY_S and self._state_marker.exists():
+                with contextlib.suppress(Exception):
+                    self.mirror_s3()
+                last_mirror = time.monotonic()
+            if time.monotonic() - last_sweep > next_sweep_after:
+                try:
+                    moved = {k: v for k, v in self.sweep().items() if v}
+                    if moved:
+                        _log(f"sweep: failed past their bound, by state, and orphaned objects deleted: {moved}")
+                except Exception as exc:  # noqa: BLE001 - the database may be down for a moment: next time
+                    _log(f"sweep failed: {type(exc).__name__}: {exc}")
+                last_sweep, next_sweep_after = time.monotonic(), SWEEP_EVERY_S
+
+    def watch_once(self, now: float | None = None) -> list[str]:
+        """One look at every wanted service: a dead one is logged and given its back-off; one whose wait
+        is over is started again. Returns the services started again."""
+        restarted: list[str] = []
+        order = [n for n in _WATCH_ORDER if n in self._wanted] + sorted(self._wanted - set(_WATCH_ORDER))
+        for name in order:
+            if name not in self._wanted:  # stopped meanwhile (a restart of LocalStack stops its dependants)
+                continue
+            now = time.monotonic() if now is None else now
+            proc = self._procs.get(name)
+            if proc is not None and proc.poll() is None:
+                continue
+            backoff = self._backoff.setdefault(name, Backoff())
+            if name not in self._due:
+                started = self._started_at.get(name)
+                uptime = None if started is None else now - started
+                delay = backoff.next_delay(uptime)
+                self._due[name] = now + delay
+                code = None if proc is None else proc.returncode
+                ran = "" if uptime is None else f" after {uptime:.0f} s"
+                message = (f"{name} exited unexpectedly (code {code}){ran}; starting it again in {delay:.0f} s "
+                           f"(restart #{self.restarts.get(name, 0) + 1})")
+                _log(f"{message}; last lines of {self.run_dir / (name + '.log')}:\n{self.log_tail(name, 15)}")
+                self._note(name, message)
+                continue
+            if now < self._due[name]:
+                continue
+            del self._due[name]
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            try:
+                self._restart(name)
+            except Exception as exc:  # noqa: BLE001 - try again after the next back-off
+                message = f"starting {name} again failed: {type(exc).__name__}: {exc}"
+                _log(message)
+                self._note(name, message)
+                self._wanted.add(name)
+                self._started_at.pop(name, None)  # counts as a run that never started
+                continue
+            restarted.append(name)
+            _log(f"started {name} again")
+        return restarted
+
+    def _note(self, name: str, message: str) -> None:
+        with contextlib.suppress(OSError), (self.run_dir / f"{name}.log").open("a") as log:
+            log.write(f"\n---- {time.strftime('%Y-%m-%d %H:%M:%S')} supervisor: {message}\n")
+
+    def _restart(self, name: str) -> None:
+        """Start one dead service again, with whatever the services depending on it need."""
+        old = self._procs.pop(name, None)
+        if old is not None:  # what the dead process left in its group (it had its own session)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(old.pid, signal.SIGKILL)
+        self._pidfile(name).unlink(missing_ok=True)
+        if name == "localstack":
+            self._restart_localstack()
+        elif name == "mongo":
+            self._start_mongo()  # the same data folder: what was acknowledged is on disk (--sync-on-commit)
+        elif name == "cognito":
+            self._restart_cognito()
+        elif name == "runner":
+            self._start_runner()
+        elif name == "api":
+            self._start_api()
+        elif name == "spa":
+            self._spawn_spa()
+        else:
+            raise StartError(f"no way to start {name} again")
+
+    def _restart_localstack(self) -> None:
+        """LocalStack keeps its S3 and SQS in memory: a new one is empty. Deploy the template again,
+        restore the bucket from its mirror (when persisting), and start the runner and the API on the
+        new stack's outputs. Lost: messages that were in the queue or the DLQ (their records are ended
+        by the sweeper), and objects written since the last mirror (their records are erased, as at
+        `make up`; without persistence, every object)."""
+        # The new bucket starts empty: never mirror it over .localdata/s3 before it is restored.
+        self._state_marker.unlink(missing_ok=True)
+        dependants = [n for n in ("runner", "api") if n in self._wanted]
+        for name in dependants:
+            self._stop(name, 10)
+        self._wanted.update(dependants)  # still wanted, should what follows fail: retried with back-off
+        self._start_localstack()
+        try:
+            self._wait_localstack()
+            self.outputs = None
+            self.deploy()
+            if self.settings.persist:
+                self.restore()
+                self._state_marker.write_text("restored")
+            self._write_env_file()
+        except BaseException:
+            self._stop("localstack", 10)  # half set up: the next attempt starts from a fresh one
+            self._wanted.add("localstack")
+            raise
+        for name in dependants:
+            self._wanted.discard(name)
+            self._due.pop(name, None)
+            self._backoff.pop(name, None)
+            (self._start_runner if name == "runner" else self._start_api)()
+        _log(f"LocalStack started again: template deployed, bucket {self.outputs.bucket}"  # type: ignore[union-attr]
+             + (", state restored from the mirror" if self.settings.persist else ""))
+
+    def _restart_cognito(self) -> None:
+        """moto keeps the pool in memory: make it again (same admin and password). Its id and client
+        id change, so the API and the SPA start again with them; tokens issued before are refused."""
+        cognito.spawn_local(self)
+        try:
+            self.admin_pool = cognito.ensure_local(self)
+        except BaseException:
+            self._stop("cognito", 5)  # no pool made: the next attempt starts from a fresh server
+            self._wanted.add("cognito")
+            raise
+        if self.outputs is not None:
+            self._write_env_file()
+        for name, start in (("api", self._start_api), ("spa", self._spawn_spa)):
+            if name in self._wanted:
+                self._stop(name, 10)
+                start()
 
     # ------------------------------------------------------------------ stop
     def stop(self, save: bool = True) -> None:
@@ -629,10 +832,13 @@ class LocalCloud:
                 _log(f"re-sent {len(saved)} saved message(s) to the {name}")
 
     def sweep(self) -> dict[str, int]:
-        """The bounded sweep over the local database, the same code as the SweepFunction."""
+        """The bounded sweep over the local database and bucket, the same code as the SweepFunction."""
         from papila import sweeper
+        from papila.storage import ImageBucket
 
-        return sweeper.sweep_from_env({**self.service_env(), "SWEEP_GRACE_S": str(SWEEP_GRACE_S)})
+        env = {**self.service_env(), "SWEEP_GRACE_S": str(SWEEP_GRACE_S)}
+        bucket = ImageBucket(env["UPLOADS_BUCKET"], client=self.client("s3"))  # this process has no AWS_ENDPOINT_URL
+        return sweeper.sweep_from_env(env, objects=bucket)
 
     def _erase_orphans(self, keys: set[str]) -> None:
         import pymongo
@@ -757,29 +963,7 @@ def _up(cloud: LocalCloud) -> int:
         if cloud.admin_pool is not None:
             print(cognito.sign_in_help(cloud.admin_pool, cognito.password_source(s.state_dir)) + "\n", flush=True)
         print("  Ctrl-C (or `make down`) stops everything.\n", flush=True)
-        last_mirror = last_sweep = time.monotonic()
-        # Messages restored at start keep their records' old `updated_at`: let them drain before sweeping.
-        next_sweep_after = SWEEP_EVERY_S + s.max_receive_count * (s.visibility_timeout + s.function_timeout)
-        while not stopping:
-            time.sleep(0.5)
-            dead = [n for n in ("localstack", "mongo", "cognito", "runner", "api", "spa") if n in cloud._procs and not cloud.alive(n)]
-            if dead:
-                for name in dead:
-                    _log(f"{name} exited unexpectedly; last lines of {s.run_dir / (name + '.log')}:\n{cloud.log_tail(name)}")
-                rc = 1
-                break
-            if s.persist and time.monotonic() - last_mirror > MIRROR_EVERY_S and cloud._state_marker.exists():
-                with contextlib.suppress(Exception):
-                    cloud.mirror_s3()
-                last_mirror = time.monotonic()
-            if time.monotonic() - last_sweep > next_sweep_after:
-                try:
-                    moved = {k: v for k, v in cloud.sweep().items() if v}
-                    if moved:
-                        _log(f"sweep: marked failed past their bound: {moved}")
-                except Exception as exc:  # noqa: BLE001 - the database may be down for a moment: next time
-                    _log(f"sweep failed: {type(exc).__name__}: {exc}")
-                last_sweep, next_sweep_after = time.monotonic(), SWEEP_EVERY_S
+        cloud.supervise(lambda: stopping)
     except StartError as exc:
         _log(str(exc))
         rc = 1

@@ -24,7 +24,17 @@ def heatmap_key(screening_id: str) -> str:
 
 def screening_prefixes(screening_id: str) -> tuple[str, ...]:
     """Every prefix holding objects of one screening (for erasure)."""
-    return (f"{UPLOADS_PREFIX}{screening_id}/", f"results/{screening_id}/")
+    return (f"{UPLOADS_PREFIX}{screening_id}/", f"{RESULTS_PREFIX}{screening_id}/")
+
+
+RESULTS_PREFIX = "results/"
+_ANY_OF_SCREENING = re.compile(r"^(?:uploads|results)/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/")
+
+
+def owner_of(key: str) -> str | None:
+    """The screening any `uploads/<id>/...` or `results/<id>/...` object belongs to."""
+    match = _ANY_OF_SCREENING.match(key)
+    return match.group(1) if match else None
 
 
 def screening_id_from_key(key: str) -> str | None:

@@ -3,6 +3,8 @@ boto3's own `AWS_ENDPOINT_URL`, never from code."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -24,12 +26,13 @@ def _sqs() -> Any:
 
 
 class ImageBucket:
-    def __init__(self, bucket: str) -> None:
+    def __init__(self, bucket: str, client: Any = None) -> None:
         self.bucket = bucket
+        self._client = client  # tooling with its own client (the local cloud's sweep); else the container's
 
     @property
     def client(self) -> Any:
-        return _s3()
+        return self._client or _s3()
 
     def put(self, key: str, body: bytes, content_type: str) -> str:
         """Store the object; its ETag."""
@@ -98,6 +101,13 @@ class ImageBucket:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires
         )
+
+    def listing(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """(key, last modified) of every object under `prefix`, page by page."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"], obj["LastModified"]
 
     def delete_prefix(self, prefix: str) -> int:
         deleted = 0

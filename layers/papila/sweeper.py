@@ -7,19 +7,24 @@ lives `presign_expires`. A record still in such a state past that bound (plus a 
 will never be moved by anyone else, so it is moved to `failed` here with the reason, as one conditional
 update that also checks the record did not change meanwhile. Repeats change nothing.
 
+It also cleans orphaned objects: anything under `uploads/<id>/` or `results/<id>/` older than the longest
+bound whose screening has no record (a create whose record write failed after its upload form was used,
+a record erased while a late upload arrived) is deleted, so no photo outlives its record.
+
 Run by template.yaml's SweepFunction on a schedule (sweep_fn/sweep.py) and, the same code, periodically
-by the local cloud (infra/localcloud.py). The core takes a ScreeningStore only: no AWS here."""
+by the local cloud (infra/localcloud.py). It talks to a ScreeningStore and an ObjectStore (any object
+with `listing` and `delete`): no AWS client here."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from papila import config
+from papila import config, keys
 from papila.records import Status, now
 from papila.store import ScreeningStore
 
@@ -104,7 +109,46 @@ def sweep(store: ScreeningStore, bounds: Bounds, *, at: datetime | None = None,
     return moved
 
 
-def sweep_from_env(env: Mapping[str, str] | None = None) -> dict[str, int]:
+class ObjectStore(Protocol):
+    def listing(self, prefix: str) -> Iterable[tuple[str, datetime]]: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+def sweep_orphans(store: ScreeningStore, objects: ObjectStore, bounds: Bounds, *, at: datetime | None = None,
+                  limit: int = DEFAULT_LIMIT) -> int:
+    """Delete objects of screenings that have no record, once older than the longest bound (a record is
+    always written before its upload form is handed out, so a younger object may still be expected).
+    At most `limit` objects a run; how many were deleted."""
+    cutoff = (at or now()) - max(bounds.awaiting_upload, bounds.queued, bounds.processing)
+    old: dict[str, list[str]] = {}
+    for prefix in (keys.UPLOADS_PREFIX, keys.RESULTS_PREFIX):
+        for key, modified in objects.listing(prefix):
+            owner = keys.owner_of(key)
+            if owner is not None and modified < cutoff:
+                old.setdefault(owner, []).append(key)
+    deleted = 0
+    owners = list(old)
+    for start in range(0, len(owners), 500):
+        batch = owners[start:start + 500]
+        for owner in set(batch) - store.existing(batch):
+            for key in old[owner]:
+                if deleted >= limit:
+                    return deleted
+                objects.delete(key)
+                deleted += 1
+                log.warning("orphaned object of screening %s deleted (no record)", owner)
+    return deleted
+
+
+def sweep_from_env(env: Mapping[str, str] | None = None, objects: ObjectStore | None = None) -> dict[str, int]:
+    """Both sweeps, configured from the environment; `objects`: the uploads bucket (default: the
+    container's S3 client on UPLOADS_BUCKET)."""
+    from papila.storage import ImageBucket  # the adapter, chosen here at the edge
+
     settings = config.Settings.from_env(env)
     store = ScreeningStore.connect(settings.mongodb_uri, settings.mongodb_db)
-    return sweep(store, Bounds.from_env(env))
+    bounds = Bounds.from_env(env)
+    moved = sweep(store, bounds)
+    moved["orphaned_objects"] = sweep_orphans(store, objects or ImageBucket(settings.uploads_bucket), bounds)
+    return moved

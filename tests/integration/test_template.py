@@ -102,6 +102,8 @@ def test_the_runner_reads_the_sqs_event_as_lambda_would(template: dict[str, Any]
     assert spec.timeout_s == int(_default(template, template["Resources"]["InferenceFunction"]["Properties"]["Timeout"]))
     # The handler the image runs (Dockerfile CMD) is the one the runner imports.
     assert (spec.code_dir / (spec.handler.rpartition(".")[0] + ".py")).exists(), spec
+    # Deployed with other parameters (the local cloud's InferenceTimeout=5), the runner plays those.
+    assert function_spec(template, "InferenceFunction", parameters={"InferenceTimeout": "5"}).timeout_s == 5
 
 
 def test_every_chalice_route_has_an_api_gateway_resource(template: dict[str, Any]) -> None:

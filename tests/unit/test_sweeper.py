@@ -79,7 +79,7 @@ def test_a_late_message_for_a_swept_screening_changes_nothing(store, aws):
     assert store.get(sid) == swept
 
 
-def test_the_scheduled_function_runs_the_sweep(store, mongo_uri, monkeypatch):
+def test_the_scheduled_function_runs_the_sweep(store, mongo_uri, monkeypatch, aws):
     template = cfn.load_template()
     fn = template["Resources"]["SweepFunction"]
     props = fn["Properties"]
@@ -88,6 +88,7 @@ def test_the_scheduled_function_runs_the_sweep(store, mongo_uri, monkeypatch):
     assert event["Type"] == "Schedule" and event["Properties"]["Schedule"].startswith("rate(")
     assert props["Environment"]["Variables"] == {"FUNCTION_TIMEOUT": {"Ref": "InferenceTimeout"},
                                                  "QUEUE_VISIBILITY_TIMEOUT": {"Ref": "QueueVisibilityTimeout"}}
+    assert "S3CrudPolicy" in props["Policies"][0]  # it lists and deletes orphaned objects
     module_name, _, func = props["Handler"].rpartition(".")
     path = ROOT / props["CodeUri"] / f"{module_name}.py"
     spec = importlib.util.spec_from_file_location("papila_sweep_fn_under_test", path)
@@ -99,18 +100,21 @@ def test_the_scheduled_function_runs_the_sweep(store, mongo_uri, monkeypatch):
         monkeypatch.setenv(name, value)
     sid = _record(store, Status.QUEUED, BOUNDS.queued + timedelta(seconds=1))
     result = getattr(module, func)({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
-    assert result == {"moved": {"awaiting_upload": 0, "queued": 1, "processing": 0}}
+    assert result == {"moved": {"awaiting_upload": 0, "queued": 1, "processing": 0, "orphaned_objects": 0}}
     assert store.get(sid)["error"]["code"] == "processing_not_started"
 
 
-def test_the_local_cloud_runs_the_same_sweep_on_its_own_timing(store, mongo_uri, monkeypatch):
+def test_the_local_cloud_runs_the_same_sweep_on_its_own_timing(store, mongo_uri, monkeypatch, aws):
+    import boto3
+
     from infra import localcloud
 
     monkeypatch.delenv("QUEUE_VISIBILITY_TIMEOUT", raising=False)
     monkeypatch.delenv("INFERENCE_TIMEOUT", raising=False)
     settings = localcloud.Settings.from_env(mongo_db=DB)
-    cloud = localcloud.LocalCloud(settings, outputs=localcloud.Outputs("b", "q", "d", "arn"))
+    cloud = localcloud.LocalCloud(settings, outputs=localcloud.Outputs(aws.bucket, "q", "d", "arn"))
     cloud._mongo_uri = mongo_uri
+    monkeypatch.setattr(cloud, "client", lambda service: boto3.client(service))  # moto's, not LocalStack's
     local = Bounds.from_timing(function_timeout=settings.function_timeout,
                                visibility_timeout=settings.visibility_timeout,
                                max_receive_count=settings.max_receive_count,
@@ -121,6 +125,26 @@ def test_the_local_cloud_runs_the_same_sweep_on_its_own_timing(store, mongo_uri,
                     lease_until=records.now() - timedelta(minutes=1))
     young = _record(store, Status.PROCESSING, local.processing - timedelta(seconds=30),
                     lease_until=records.now() - timedelta(seconds=1))
-    assert cloud.sweep() == {"awaiting_upload": 0, "queued": 0, "processing": 1}
+    assert cloud.sweep() == {"awaiting_upload": 0, "queued": 0, "processing": 1, "orphaned_objects": 0}
     assert store.get(stuck)["error"]["code"] == "processing_stalled"
     assert store.get(young)["status"] == "processing"
+
+
+def test_orphaned_objects_go_once_older_than_the_longest_bound(store, bucket, aws):
+    from papila.sweeper import sweep_orphans
+
+    kept = _record(store, Status.DONE, timedelta(days=2))
+    orphan, young_orphan = records.new_id(), records.new_id()
+    for sid in (kept, orphan, young_orphan):
+        bucket.put(keys.original_key(sid, "jpg"), b"x", "image/jpeg")
+        bucket.put(keys.crop_key(sid), b"x", "image/png")
+    bucket.put("exports/some-export/part-0001.zip", b"x", "application/zip")  # not a screening's: never touched
+    later = records.now() + BOUNDS.awaiting_upload + timedelta(seconds=5)  # every object is old enough by then
+    # the young orphan: written after the cut-off of a sweep run now
+    assert sweep_orphans(store, bucket, BOUNDS) == 0
+
+    assert sweep_orphans(store, bucket, BOUNDS, at=later, limit=3) == 3  # bounded per run
+    assert sweep_orphans(store, bucket, BOUNDS, at=later) == 1
+    left = sorted(key for key, _ in [*bucket.listing("uploads/"), *bucket.listing("results/"), *bucket.listing("exports/")])
+    assert left == sorted([keys.original_key(kept, "jpg"), keys.crop_key(kept), "exports/some-export/part-0001.zip"])
+    assert sweep_orphans(store, bucket, BOUNDS, at=later) == 0
