@@ -12,6 +12,7 @@ served, disc-normalised squares (`normalised`); other folders hold crops the tra
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,29 @@ def _export_rows(root: Path) -> dict[str, dict[str, str]]:
     if not rows or "screening_id" not in rows[0]:
         return {}
     return {row["file"]: row for row in rows}
+
+
+def framing_offsets(samples: list[Sample]) -> np.ndarray:
+    """How far off the photo's centre the served square sat, across: |square centre x - W/2| / (W/2), for an
+    export's samples (its metadata.jsonl has the square, `originals/` the photo); NaN for the others. A
+    dataset whose classes were photographed differently (disc-centred vs macula-centred) shows it here."""
+    offsets = np.full(len(samples), np.nan)
+    where: dict[Path, dict[str, dict]] = {}
+    for i, sample in enumerate(samples):
+        root = sample.path.parent.parent
+        if root not in where:
+            meta = root / "metadata.jsonl"
+            lines = meta.read_text().splitlines() if meta.exists() else []
+            where[root] = {str(row["id"]): row for row in map(json.loads, filter(None, lines))}
+        row = where[root].get(sample.path.stem)
+        crop = ((row or {}).get("result") or {}).get("crop")
+        original = ((row or {}).get("files") or {}).get("original")
+        if not crop or not original or not (root / original).exists():
+            continue
+        with Image.open(root / original) as im:  # the header only: the size
+            width = im.width
+        offsets[i] = abs(crop["x"] + crop["size"] / 2 - width / 2) / (width / 2)
+    return offsets
 
 
 def load_rgb(path: Path, size: int) -> np.ndarray:

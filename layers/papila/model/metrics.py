@@ -17,6 +17,21 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
 
 
+def matched_auc(labels: np.ndarray, scores: np.ndarray, strata: np.ndarray) -> float:
+    """AUC over the (positive, negative) pairs that share a stratum only: what a score tells apart once
+    the strata (e.g. how a photo is framed) are held equal. NaN when no stratum holds both classes."""
+    labels = np.asarray(labels).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    strata = np.asarray(strata)
+    wins = pairs = 0.0
+    for stratum in np.unique(strata):
+        here = strata == stratum
+        pos, neg = scores[here & labels], scores[here & ~labels]
+        wins += (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+        pairs += len(pos) * len(neg)
+    return float(wins / pairs) if pairs else float("nan")
+
+
 def threshold_for_specificity(labels: np.ndarray, scores: np.ndarray, specificity: float = 0.85) -> float:
     """Lowest threshold (most sensitive) whose specificity on these scores is >= `specificity`."""
     labels = np.asarray(labels).astype(bool)
