@@ -2,8 +2,8 @@
 #   make install  venvs (.venv Python 3.11, .localstack-venv Python 3.13), npm packages, Debian's Chromium
 #   make up       the local cloud in the foreground (SPA :8080, API :8000); Ctrl-C stops it
 #   make down     stops a running `make up` from another shell
-#   make test     Vitest, then one pytest run: unit, integration (own local cloud), end-to-end
-#   make lint     ruff
+#   make test     import contracts, Vitest, then one pytest run: unit, integration (own local cloud), end-to-end
+#   make lint     ruff and the import contracts
 #   make audit    pip-audit (each function's requirements, .venv, .localstack-venv) and npm audit (frontend,
 #                 dependencies and devDependencies, fails at high): needs the advisory services to answer
 # Ports: API_PORT SPA_PORT MONGO_PORT LOCALSTACK_PORT (make up); TEST_* the same for `make test`.
@@ -29,12 +29,14 @@ down:
 	@if [ -x $(PY) ]; then $(PY) -m infra.localcloud down; fi
 
 test: install
+	@echo "== import contracts (.importlinter)"; .venv/bin/lint-imports --no-cache
 	@if [ -f frontend/package.json ]; then echo "== Vitest (frontend)"; (cd frontend && npm test); fi
 	@echo "== pytest: $(TEST_DIRS)"
 	@$(PY) -m pytest --timeout=900 $(TEST_DIRS) $(PYTEST_ARGS)
 
 lint: install
 	@$(PY) -m ruff check .
+	@.venv/bin/lint-imports --no-cache
 
 audit: install
 	@fail=0; start=$$SECONDS; \

@@ -17,6 +17,7 @@ from papila.errors import (
     reply_for_exception,
     reshape_framework_error,
 )
+from papila.reply import Reply
 
 app = Chalice(app_name="papila-api")
 app.api.binary_types = sorted({*app.api.binary_types, "image/png", "application/pdf"})
@@ -34,10 +35,10 @@ def _respond(status: int, body: Any, headers: dict[str, str]) -> Response:
     return Response(body=body, status_code=status, headers={"Content-Type": svc.JSON, **headers})
 
 
-def route(path: str, method: str = "GET", **options: Any) -> Callable[[Callable[..., svc.Reply]], Any]:
+def route(path: str, method: str = "GET", **options: Any) -> Callable[[Callable[..., Reply]], Any]:
     """`app.route` with CORS, and every exception as a contract error (never Chalice's own page)."""
 
-    def register(view: Callable[..., svc.Reply]) -> Any:
+    def register(view: Callable[..., Reply]) -> Any:
         @functools.wraps(view)
         def guarded(**params: str) -> Response:
             try:
@@ -97,42 +98,42 @@ def _secret() -> str | None:
 
 
 @route("/api/screenings", "POST")
-def create_screening() -> svc.Reply:
+def create_screening() -> Reply:
     return svc.service().create_screening(_body(), _header("idempotency-key"))
 
 
 @route("/api/screenings/{id}")
-def get_screening(id: str) -> svc.Reply:
+def get_screening(id: str) -> Reply:
     return svc.service().get_screening(id, _secret())
 
 
 @route("/api/screenings/{id}/crop")
-def get_crop(id: str) -> svc.Reply:
+def get_crop(id: str) -> Reply:
     return svc.service().crop_image(id)
 
 
 @route("/api/screenings/{id}/heatmap")
-def get_heatmap(id: str) -> svc.Reply:
+def get_heatmap(id: str) -> Reply:
     return svc.service().heatmap_image(id)
 
 
 @route("/api/screenings/{id}/report")
-def get_report(id: str) -> svc.Reply:
+def get_report(id: str) -> Reply:
     return svc.service().report(id, _secret())
 
 
 @route("/api/screenings/{id}/feedback", "PUT")
-def put_feedback(id: str) -> svc.Reply:
+def put_feedback(id: str) -> Reply:
     return svc.service().put_feedback(id, _body(), _secret())
 
 
 @route("/api/screenings/{id}/rerun", "POST")
-def rerun(id: str) -> svc.Reply:
+def rerun(id: str) -> Reply:
     return svc.service().rerun(id, _body(), _secret())
 
 
 @route("/api/locate", "POST")
-def locate() -> svc.Reply:
+def locate() -> Reply:
     return svc.service().locate(_body())
 
 
@@ -140,22 +141,22 @@ def locate() -> svc.Reply:
 
 
 @route("/api/health")
-def health() -> svc.Reply:
+def health() -> Reply:
     return svc.service().health()
 
 
 @route("/api/model")
-def model() -> svc.Reply:
+def model() -> Reply:
     return svc.service().model()
 
 
 @route("/api/model/plots/{name}")
-def model_plot(name: str) -> svc.Reply:
-    return svc.Reply(200, *modelfiles.plot_png(name))
+def model_plot(name: str) -> Reply:
+    return Reply(200, *modelfiles.plot_png(name))
 
 
 @route("/api/openapi.json")
-def openapi() -> svc.Reply:
+def openapi() -> Reply:
     return svc.service().openapi()
 
 
@@ -163,35 +164,35 @@ def openapi() -> svc.Reply:
 
 
 @route("/api/process", "POST", content_types=SEED_TYPES)
-def seed_process() -> svc.Reply:
+def seed_process() -> Reply:
     return svc.service().seed_process(_body())
 
 
 @route("/api/getDiagnosis/{id}")
-def seed_get_diagnosis(id: str) -> svc.Reply:
+def seed_get_diagnosis(id: str) -> Reply:
     return svc.service().seed_diagnosis(id)
 
 
 @route("/api/download/{id}")
-def seed_download(id: str) -> svc.Reply:
+def seed_download(id: str) -> Reply:
     return svc.service().seed_download(id)
 
 
 @route("/api/metadata", "POST", content_types=SEED_TYPES)
-def seed_metadata() -> svc.Reply:
+def seed_metadata() -> Reply:
     return svc.service().seed_metadata(_body(), _secret())
 
 
 # ---------------------------------------------------------------- admin (Cognito JWT, group `admins`)
 
 
-def admin_route(path: str, method: str = "GET", **options: Any) -> Callable[[Callable[..., svc.Reply]], Any]:
+def admin_route(path: str, method: str = "GET", **options: Any) -> Callable[[Callable[..., Reply]], Any]:
     """`route` for the admin API: the token is checked here, in the app (`papila.auth`), so `chalice
     local` and API Gateway apply the same check; the view gets the caller for the audit log."""
 
-    def register(view: Callable[..., svc.Reply]) -> Any:
+    def register(view: Callable[..., Reply]) -> Any:
         @functools.wraps(view)
-        def checked(**params: str) -> svc.Reply:
+        def checked(**params: str) -> Reply:
             who = auth.require_admin(app.current_request.headers.get("authorization"))
             return view(who, **params)
 
@@ -205,30 +206,30 @@ def _query() -> dict[str, str]:
 
 
 @admin_route("/api/admin/screenings")
-def admin_list_screenings(who: auth.Principal) -> svc.Reply:
+def admin_list_screenings(who: auth.Principal) -> Reply:
     return admin.service().list_screenings(_query(), who)
 
 
 @admin_route("/api/admin/screenings/{id}")
-def admin_get_screening(who: auth.Principal, id: str) -> svc.Reply:
+def admin_get_screening(who: auth.Principal, id: str) -> Reply:
     return admin.service().get_screening(id, who)
 
 
 @admin_route("/api/admin/screenings/{id}", "DELETE")
-def admin_delete_screening(who: auth.Principal, id: str) -> svc.Reply:
+def admin_delete_screening(who: auth.Principal, id: str) -> Reply:
     return admin.service().delete_screening(id, who)
 
 
 @admin_route("/api/admin/stats")
-def admin_stats(who: auth.Principal) -> svc.Reply:
+def admin_stats(who: auth.Principal) -> Reply:
     return admin.service().stats(who)
 
 
 @admin_route("/api/admin/exports", "POST")
-def admin_create_export(who: auth.Principal) -> svc.Reply:
+def admin_create_export(who: auth.Principal) -> Reply:
     return admin.service().create_export(_body(), who)
 
 
 @admin_route("/api/admin/exports/{id}")
-def admin_get_export(who: auth.Principal, id: str) -> svc.Reply:
+def admin_get_export(who: auth.Principal, id: str) -> Reply:
     return admin.service().get_export(id, who)

@@ -21,10 +21,10 @@ from papila.audit import Action, AuditLog
 from papila.auth import Principal
 from papila.config import Settings
 from papila.errors import ApiError
-from papila.records import Status, is_valid_id, iso
+from papila.records import Status, is_valid_id, iso, jsonable
+from papila.reply import Reply
 from papila.retention import erase_screening
-from papila.schemas import jsonable, parse_object, present
-from papila.service import Reply
+from papila.schemas import parse_object, present
 from papila.storage import ImageBucket, _sqs
 from papila.store import ScreeningStore
 

@@ -24,7 +24,7 @@ def _print(obj: dict[str, Any], as_json: bool) -> None:
 def _disc_centres(value: str | None) -> Path | None:
     """The photos with expert disc centres the U-Net also learns from: the shared Drishti-GS1 folder
     when it is there, a given folder, or none."""
-    from papila.model.release import DRISHTI
+    from papila.training.release import DRISHTI
 
     if value == "none":
         return None
@@ -38,9 +38,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Three stages, each resumable: the disc/cup U-Net (it cuts what the VGG19 sees, so it comes first;
     kept when OUT already has one, unless --refit-segmenter), the VGG19's person-grouped CV and final fit,
     then the release (out-of-fold CDRs, the combination, the threshold, the card and its plots)."""
-    from papila.model.data import list_samples
-    from papila.model.release import DISC_CUP_NAME, fit_segmenter, release
-    from papila.model.train import TrainConfig, train, train_head
+    from papila.model.card import DISC_CUP_NAME
+    from papila.training.data import list_samples
+    from papila.training.release import fit_segmenter, release
+    from papila.training.train import TrainConfig, train, train_head
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- evaluate (the served path)
 
-LABEL_NAMES = ("normal", "glaucoma")  # index = label (1 = glaucoma), as papila.model.data.LABELS
+LABEL_NAMES = ("normal", "glaucoma")  # index = label (1 = glaucoma), as papila.training.data.LABELS
 
 
 def _auc(labels: Any, scores: Any) -> float:
@@ -228,7 +229,7 @@ def _write_predictions(path: Path, rows: list[dict[str, Any]]) -> None:
 def _master_path(model_path: Path, card: dict[str, Any]) -> Path:
     master = card.get("files", {}).get("master")
     if not master:  # an older card: the release's default name (importing it loads TensorFlow)
-        from papila.model.release import MASTER_NAME
+        from papila.model.card import MASTER_NAME
 
         master = MASTER_NAME
     return model_path.with_name(master)
@@ -253,7 +254,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         items = [(folder / r["file"], r["file"], LABEL_NAMES.index(r["label"]), False) for r in table]
         groups = [(r.get(args.by) or "").strip() or "(blank)" for r in table] if args.by else [None] * len(table)
     else:
-        from papila.model.data import list_samples
+        from papila.training.data import list_samples
 
         if args.by:
             raise SystemExit("--by needs --photos (a labels.csv to read the column from)")
@@ -265,7 +266,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {}
     for name in runtimes:
         path = model_path if name == "litert" else _master_path(model_path, card)
-        rows, elapsed = _served(items, runtime.load(path), card)
+        if name == "litert":
+            model = runtime.load(path)
+        else:
+            from papila.training import master
+
+            model = master.load(path)
+        rows, elapsed = _served(items, model, card)
         out = _figures(rows, threshold)
         out.update(model_version=card["model_version"], ms_per_image=round(1000 * elapsed / max(len(rows), 1), 2))
         if args.by:
@@ -307,7 +314,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
 
 
 def _image_files(items: list[str]) -> list[Path]:
-    from papila.model.data import IMAGE_SUFFIXES
+    from papila.training.data import IMAGE_SUFFIXES
 
     files: list[Path] = []
     for item in map(Path, items):

@@ -224,7 +224,7 @@ def _after(cursor: list[Any] | None) -> dict[str, Any]:
 
 def metadata_line(record: dict[str, Any], label: str, files: dict[str, str]) -> dict[str, Any]:
     """One metadata.jsonl object: ids, labels, feedback and model result; no file names, no notes."""
-    from papila.schemas import jsonable
+    from papila.records import jsonable
 
     feedback = record.get("feedback") or {}
     result = record.get("result") or {}

@@ -56,6 +56,19 @@ def iso(t: datetime | None) -> str | None:
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def jsonable(value: Any) -> Any:
+    """A stored value as plain JSON (datetimes as ISO-8601 Z)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -25,7 +24,7 @@ from pydantic import (
 
 from papila.errors import ApiError
 from papila.keys import EXTENSIONS
-from papila.records import TERMINAL, Status, iso
+from papila.records import TERMINAL, Status, iso, jsonable
 
 MIB = 1024 * 1024
 MAX_UPLOAD_BYTES = 20 * MIB  # presigned uploads (the POST policy's content-length-range)
@@ -246,19 +245,6 @@ def parse_object(raw: bytes | str | None, *, allow_empty: bool = False) -> dict[
 
 
 # ---------------------------------------------------------------- presenters
-
-
-def jsonable(value: Any) -> Any:
-    """A stored value as plain JSON (datetimes as ISO-8601 Z)."""
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 def links(screening_id: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
@@ -25,12 +24,14 @@ from papila.records import (
     TERMINAL,
     Status,
     is_valid_id,
+    jsonable,
     new_id,
     new_record,
     new_secret,
     now,
     secret_matches,
 )
+from papila.reply import Reply
 from papila.schemas import (
     CONSENT_VERSION,
     MAX_INLINE_BYTES,
@@ -44,7 +45,6 @@ from papila.schemas import (
     SeedCropData,
     SeedProcess,
     extension_of,
-    jsonable,
     parse_object,
     present,
 )
@@ -63,13 +63,6 @@ STORED_EXTENSION = {"image/jpeg": "jpg", "image/png": "png", "image/tiff": "tif"
 LOCATE_MAX_SIDE = 2048
 # What a client may send as an Idempotency-Key: a UUID, or any token of visible ASCII.
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- pure helpers

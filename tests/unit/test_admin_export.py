@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from papila import export as export_mod
 from papila.cli import main as papila
-from papila.model.data import list_samples
 from papila.model.runtime import Prediction
+from papila.training.data import list_samples
 from papila.worker import Worker
 
 from tests.unit.admin_support import T0, drain, put_screening

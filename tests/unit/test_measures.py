@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from papila.model.cdr import combine, combine_fit
+from papila.model.combination import combine
 from papila.model.measures import NAMES, measures
+from papila.training.cdr import combine_fit
 
 SIZE = 96
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-plots = pytest.importorskip("papila.model.plots", reason="matplotlib is in the train extra")
+plots = pytest.importorskip("papila.training.plots", reason="matplotlib is in the train extra")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

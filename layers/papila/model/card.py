@@ -16,6 +16,10 @@ REFERRAL = {
     "normal": "No glaucoma signs found at this operating point. Keep routine eye examinations; "
               "this is a screening aid, not a diagnosis.",
 }
+# The files a release writes beside model.json (its `files`).
+SERVING_NAME = "papila_vgg19_int8.tflite"
+MASTER_NAME = "papila_vgg19_master.npz"
+DISC_CUP_NAME = "papila_disc_cup.tflite"
 HIGH_CDR = 0.65  # vertical cup-to-disc ratio above which a normal-looking result still suggests review
 
 

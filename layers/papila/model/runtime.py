@@ -2,18 +2,24 @@
 
 The serving graph has two outputs: softmax probabilities [normal, glaucoma] and class activation
 maps (7 x 7 x 2: the last block's feature maps weighted by the Dense head, exact for a GAP head).
-A Keras master (`.keras`) can be served too, for comparison (`papila evaluate --runtime keras`).
+A Keras master (`.keras`, `.npz`) is served for comparison (`papila evaluate --runtime keras`) by
+`papila.training.master`: serving never imports TensorFlow.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from papila.model.architecture import GLAUCOMA_CLASS
+from papila.model.combination import combine, resize
+from papila.model.measures import measures
+
+GLAUCOMA_CLASS = 1  # index of "glaucoma" in the network's Dense(2) softmax: [normal, glaucoma]
 
 
 @dataclass(frozen=True)
@@ -64,33 +70,6 @@ class LiteRtModel:
         return results
 
 
-class KerasModel:
-    """The full-precision master (`.npz` weights or a `.keras` checkpoint) through Keras: needs
-    TensorFlow; used for evaluation, export and retraining, never in the inference image."""
-
-    def __init__(self, path: Path, input_size: int = 224) -> None:
-        import keras
-
-        from papila.model import architecture
-        from papila.model.export import serving_model
-
-        self.path = Path(path)
-        if self.path.suffix == ".npz":
-            keras.mixed_precision.set_global_policy("float32")
-            master = architecture.build(input_size, with_seg_head=True)
-            architecture.load_npz(master, str(self.path))
-        else:
-            master = keras.models.load_model(self.path, compile=False)
-        self.model = serving_model(master)
-        self.input_size = int(self.model.input_shape[1])
-
-    def predict(self, batch: np.ndarray) -> list[Prediction]:
-        probs, cams, *seg = self.model.predict(np.asarray(batch, np.float32), verbose=0, batch_size=16)
-        masks = seg[0] if seg else [None] * len(probs)
-        return [Prediction(float(p[GLAUCOMA_CLASS]), c[..., GLAUCOMA_CLASS], vertical_cdr(m) if m is not None else None)
-                for p, c, m in zip(probs, cams, masks, strict=True)]
-
-
 class DiscCupModel:
     """The small disc/cup U-Net (`.tflite`): crop in, vertical cup-to-disc ratio out."""
 
@@ -106,8 +85,6 @@ class DiscCupModel:
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         """A crop (H x W x 3, 0..255) -> input_size x input_size x 2 probabilities (disc, cup)."""
-        from papila.model.cdr import resize
-
         return self._segment_small(resize(image, self.input_size))
 
     def _segment_small(self, small: np.ndarray) -> np.ndarray:
@@ -117,9 +94,6 @@ class DiscCupModel:
 
     def measure(self, image: np.ndarray) -> tuple[float | None, np.ndarray]:
         """The vertical CDR and the disc measurements (`papila.model.measures`) of a crop."""
-        from papila.model.cdr import resize
-        from papila.model.measures import measures
-
         small = resize(image, self.input_size)
         masks = self._segment_small(small)
         return vertical_cdr(masks), measures(masks, small)
@@ -129,14 +103,12 @@ class CombinedModel:
     """The network's probability combined with the segmenter's disc measurements by the card's logistic
     weights (w_logit 0: the measurements alone)."""
 
-    def __init__(self, network: LiteRtModel | KerasModel, disc_cup: DiscCupModel, combination: dict) -> None:
+    def __init__(self, network: Any, disc_cup: DiscCupModel, combination: dict) -> None:
         self.network, self.disc_cup, self.combination = network, disc_cup, combination
         self.input_size = network.input_size
         self.segmenter = disc_cup  # the pipeline verifies the disc with it before grading
 
     def predict(self, batch: np.ndarray) -> list[Prediction]:
-        from papila.model.cdr import combine
-
         out = []
         for image, p in zip(np.asarray(batch, np.float32), self.network.predict(batch), strict=True):
             cdr, measures = self.disc_cup.measure(image)
@@ -145,19 +117,25 @@ class CombinedModel:
         return out
 
 
-def load(path: str | Path, *, combined: bool = True) -> LiteRtModel | KerasModel | CombinedModel:
-    """The serving model at `path`; with the card's disc/cup segmenter and combination when it has them."""
+def load(path: str | Path, *, combined: bool = True) -> LiteRtModel | CombinedModel:
+    """The serving model at `path` (LiteRT); with the card's disc/cup segmenter and combination when it has
+    them. A Keras master (`.keras`, `.npz`) needs TensorFlow: `papila.training.master.load`."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
-    import json
-
-    card_file = path.with_name("model.json")
-    card = json.loads(card_file.read_text()) if card_file.exists() else {}
     if path.suffix in (".keras", ".npz"):
-        network: LiteRtModel | KerasModel = KerasModel(path, int(card.get("input_size", 224)))
-    else:
-        network = LiteRtModel(path)
+        raise ValueError(f"{path.name} is a Keras master: load it with papila.training.master.load (TensorFlow)")
+    return with_card(LiteRtModel(path), path, combined=combined)
+
+
+def card_beside(path: Path) -> dict:
+    card_file = path.with_name("model.json")
+    return json.loads(card_file.read_text()) if card_file.exists() else {}
+
+
+def with_card(network: Any, path: Path, *, combined: bool = True) -> Any:
+    """`network` combined with the segmenter and weights its card (model.json beside `path`) names, if any."""
+    card = card_beside(path)
     if combined and card:
         seg_file = card.get("files", {}).get("disc_cup")
         if seg_file and card.get("combination") and (path.parent / seg_file).exists():

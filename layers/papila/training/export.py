@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from papila.model import architecture
+from papila.training import architecture
 
 
 def serving_model(master: Any) -> Any:

@@ -19,7 +19,6 @@ import numpy as np
 INPUT_SIZE = 224
 # VGG19's 16 convolutions: (filters, convolutions) per block.
 VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
-GLAUCOMA_CLASS = 1  # index of "glaucoma" in the Dense(2) softmax: [normal, glaucoma]
 FEATURES_LAYER = "block5_pool"
 HEAD_LAYER = "predictions"
 

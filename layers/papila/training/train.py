@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from papila.model import architecture, metrics, prepare
-from papila.model.data import list_samples
+from papila.model import metrics
+from papila.model.runtime import GLAUCOMA_CLASS
+from papila.training import architecture, prepare
+from papila.training.data import list_samples
 
 SEG_SCALE = 4  # the decoder predicts masks at 1/4 of the input size
 
@@ -124,7 +126,7 @@ def _compile(model, cfg: TrainConfig, steps_per_epoch: int, epochs: int) -> None
 def _predict(model, images: np.ndarray, batch: int = 32) -> np.ndarray:
     out = model.predict(images.astype(np.float32), batch_size=batch, verbose=0)
     probs = out["cls"] if isinstance(out, dict) else out
-    return np.asarray(probs, np.float64)[:, architecture.GLAUCOMA_CLASS]
+    return np.asarray(probs, np.float64)[:, GLAUCOMA_CLASS]
 
 
 def _fit(cfg: TrainConfig, data, train_idx, val_idx, epochs: int, ckpt_dir: Path, tag: str) -> dict:

@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 
 from papila.disc import SIDE_PER_DISC
-from papila.model import architecture, metrics
-from papila.model.data import framing_offsets, list_samples, load_mask, load_rgb
+from papila.model import combination, metrics
+from papila.model.card import DISC_CUP_NAME, MASTER_NAME, SERVING_NAME
 from papila.model.measures import NAMES, measures
 from papila.model.runtime import vertical_cdr
+from papila.training import architecture
+from papila.training.data import framing_offsets, list_samples, load_mask, load_rgb
 
-SERVING_NAME = "papila_vgg19_int8.tflite"
-MASTER_NAME = "papila_vgg19_master.npz"
-DISC_CUP_NAME = "papila_disc_cup.tflite"
 DRISHTI = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "drishti-gs1-train"
 REFERENCE = {"source": "RIM-ONE DL paper, by-hospital test set, ImageNet-pretrained VGG19",
              "auc": 0.9272, "accuracy": 0.8563, "sensitivity_at_85_specificity": 0.875}
@@ -48,9 +47,8 @@ class KerasSegmenter:
     """A Keras U-Net as the pipeline's `Segmenter` (the fold models, which are never exported)."""
 
     def __init__(self, model: Any) -> None:
-        from papila.model import cdr as cdr_model
 
-        self.model, self.input_size, self._resize = model, int(model.input_shape[1]), cdr_model.resize
+        self.model, self.input_size, self._resize = model, int(model.input_shape[1]), combination.resize
 
     def segment(self, crop: np.ndarray) -> np.ndarray:
         return np.asarray(self.model(self._resize(crop, self.input_size)[None], training=False))[0]
@@ -85,7 +83,7 @@ def segmenter_training_set(samples: list, disc_centres: Path | None, seed: int
     """What the U-Net learns from: the crops with expert masks, and squares cut from photos with expert
     disc centres (several scales, and squares with no disc in them). Returns images, masks, the sample
     index of each crop (-1 for photo squares) and the photo index (-1 for crops)."""
-    from papila.model import cdr as cdr_model
+    from papila.training import cdr as cdr_model
 
     size = cdr_model.SEG_SIZE
     masked = [i for i, s in enumerate(samples) if s.disc_mask is not None]
@@ -107,7 +105,7 @@ def segmenter_training_set(samples: list, disc_centres: Path | None, seed: int
 def fit_segmenter(out: Path, samples: list, *, epochs: int, seed: int, disc_centres: Path | None = DRISHTI) -> Path:
     """The served disc/cup U-Net, trained on everything it can learn from. It comes first: it verifies
     the disc and cuts the square of one anatomical scale that the VGG19 then learns from."""
-    from papila.model import cdr as cdr_model
+    from papila.training import cdr as cdr_model
 
     images, masks, _, _ = segmenter_training_set(samples, disc_centres, seed)
     model = cdr_model.fit_unet(images, masks, epochs, seed, _log)
@@ -121,7 +119,7 @@ def disc_cup_stage(samples: list, inputs: np.ndarray, splits: list[tuple[np.ndar
     CDR on fold k's network inputs (the served squares) and on its held-out photos, cut as served."""
     from sklearn.model_selection import KFold
 
-    from papila.model import cdr as cdr_model
+    from papila.training import cdr as cdr_model
 
     images, masks, sample_idx, photo_idx = segmenter_training_set(samples, disc_centres, seed)
     n_photos = int(photo_idx.max()) + 1 if (photo_idx >= 0).any() else 0
@@ -139,7 +137,7 @@ def disc_cup_stage(samples: list, inputs: np.ndarray, splits: list[tuple[np.ndar
         use = np.isin(sample_idx, tr) | np.isin(photo_idx, photo_tr)
         model = cdr_model.fit_unet(images[use], masks[use], epochs, seed + k, _log)
         seg = KerasSegmenter(model)
-        small = np.stack([cdr_model.resize(x, seg.input_size) for x in inputs[va]])
+        small = np.stack([combination.resize(x, seg.input_size) for x in inputs[va]])
         predicted = cdr_model.predict_masks(model, small)
         if oof_masks is None:
             oof_masks = np.zeros((len(samples), *predicted.shape[1:]), np.float16)
@@ -189,12 +187,12 @@ def _stacked(network: np.ndarray, measures: np.ndarray, labels: np.ndarray,
              splits: list[tuple[np.ndarray, np.ndarray]], use_network: bool = True) -> np.ndarray:
     """Out-of-fold combined probabilities: fold k's combination is fitted on the other folds' out-of-fold
     network probabilities and disc measurements only."""
-    from papila.model import cdr as cdr_model
+    from papila.training import cdr as cdr_model
 
     out = np.full(len(labels), np.nan)
     for tr, va in splits:
         w = cdr_model.combine_fit(network[tr], measures[tr], labels[tr], use_network=use_network)
-        out[va] = [cdr_model.combine(p, m, w) for p, m in zip(network[va], measures[va], strict=True)]
+        out[va] = [combination.combine(p, m, w) for p, m in zip(network[va], measures[va], strict=True)]
     return out
 
 
@@ -254,9 +252,10 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
             disc_centres: Path | None = DRISHTI, target_specificity: float = 0.80) -> dict[str, Any]:
     import keras
 
-    from papila.model import cdr as cdr_model
-    from papila.model import export, plots, prepare
-    from papila.model.runtime import KerasModel, LiteRtModel
+    from papila.model.runtime import LiteRtModel
+    from papila.training import cdr as cdr_model
+    from papila.training import export, plots, prepare
+    from papila.training.master import KerasModel
 
     out = Path(out)
     work = out / ".train"
@@ -325,7 +324,7 @@ def release(out: str | Path, data_dirs: list[str], *, compare_folds: bool = True
     stage = cached_disc_cup_stage(work, samples, inputs.images, splits, cfg["seed"], seg_epochs, disc_centres)
     known = [c for c in stage["oof_cdr"] if c is not None]
     cdr = np.array([c if c is not None else float(np.mean(known) if known else 0.5) for c in stage["oof_cdr"]])
-    disc_measures = np.stack([measures(m.astype(np.float32), cdr_model.resize(x, m.shape[0]))
+    disc_measures = np.stack([measures(m.astype(np.float32), combination.resize(x, m.shape[0]))
                               for m, x in zip(stage["oof_masks"], inputs.images, strict=True)]).astype(np.float64)
     served = _stacked(network, disc_measures, labels, splits)
     weights = cdr_model.combine_fit(network, disc_measures, labels)

@@ -4,7 +4,7 @@ ROC curves per domain or model, a reliability diagram, and estimated CDR against
 Each function checks its input (equal lengths, finite numbers, the right ranges) and raises ValueError
 before drawing anything; each writes one ~600 x 450 PNG, palette-quantised to stay well under 80 KB.
 
-    from papila.model.plots import roc_curves, calibration, cdr_scatter
+    from papila.training.plots import roc_curves, calibration, cdr_scatter
     roc_curves("weights/roc.png", {"RIM-ONE": (labels, scores), "HYGD": (labels2, scores2)}, "Out-of-fold")
 """
 

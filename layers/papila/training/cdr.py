@@ -1,7 +1,8 @@
 """Cup-to-disc ratio: a small U-Net segments the optic disc and cup on the crop (96 px), and the
 vertical CDR is the ratio of their heights. On the RIM-ONE training set the experts' own vertical
 CDR separates glaucoma from normal with AUC 0.98, so the segmenter's CDR is combined with the VGG19
-probability (logistic regression fitted on out-of-fold predictions; see `combine`)."""
+probability (logistic regression fitted on out-of-fold predictions: `combine_fit` here, applied by
+`papila.model.combination.combine` when serving)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from papila.model.combination import logit
 
 COMBINATION_C = 1.0  # L2 strength of the combination, chosen on the out-of-fold measurements of both domains
 SEG_SIZE = 96
@@ -80,14 +83,6 @@ def fit_unet(images: np.ndarray, masks: np.ndarray, epochs: int, seed: int, log:
     return model
 
 
-def resize(image: np.ndarray, size: int = SEG_SIZE) -> np.ndarray:
-    """A crop (H x W x 3, 0..255) at the U-Net's input size, as the runtime and the training both see it."""
-    from PIL import Image
-
-    small = Image.fromarray(np.asarray(image).clip(0, 255).astype(np.uint8))
-    return np.asarray(small.resize((size, size), Image.Resampling.BILINEAR), np.float32)
-
-
 def predict_masks(model: Any, images: np.ndarray) -> np.ndarray:
     """A Keras U-Net's disc/cup probabilities for crops already at its input size."""
     return np.asarray(model.predict(images.astype(np.float32), batch_size=32, verbose=0))
@@ -115,7 +110,7 @@ def combine_fit(probabilities: np.ndarray, measures: np.ndarray, labels: np.ndar
 
     x = np.asarray(measures, np.float64)
     if use_network:
-        x = np.column_stack([_logit(probabilities), x])
+        x = np.column_stack([logit(probabilities), x])
     mean, scale = x.mean(0), x.std(0) + 1e-6
     lr = LogisticRegression(C=COMBINATION_C, class_weight="balanced", max_iter=5000).fit((x - mean) / scale, labels)
     coef = lr.coef_[0] / scale
@@ -123,21 +118,6 @@ def combine_fit(probabilities: np.ndarray, measures: np.ndarray, labels: np.ndar
     w_logit = float(coef[0]) if use_network else 0.0
     rest = coef[1:] if use_network else coef
     return {"w_logit": w_logit, "w_measures": dict(zip(NAMES, map(float, rest), strict=True)), "bias": bias}
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
-
-
-def combine(probability: float, measures: np.ndarray, weights: dict[str, Any]) -> float:
-    """The screening probability from the network's probability and the disc measurements."""
-    from papila.model.measures import NAMES
-
-    w = np.array([weights["w_measures"][name] for name in NAMES])
-    z = (weights["w_logit"] * float(_logit(np.array([probability]))[0])
-         + float(np.dot(w, np.asarray(measures, np.float64))) + weights["bias"])
-    return float(1 / (1 + np.exp(-np.clip(z, -50, 50))))
 
 
 def weak_masks(size: int, centre: tuple[float, float], disc_diameter: float, cdr: float) -> np.ndarray:

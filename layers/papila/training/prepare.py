@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from papila import imaging
-from papila.model.data import Sample
+from papila.training.data import Sample
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Inputs:
 
 def segmenter(path: str | None, out: Path) -> Any:
     """The disc/cup U-Net that cuts the crops: a given file, the one in `out`, or the served one."""
-    from papila.model.release import DISC_CUP_NAME
+    from papila.model.card import DISC_CUP_NAME
     from papila.model.runtime import DiscCupModel
 
     default = Path(__file__).resolve().parents[3] / "weights" / DISC_CUP_NAME

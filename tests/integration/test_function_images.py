@@ -1,0 +1,184 @@
+"""Each function's image is tested with its own requirements (issue 13): a clean virtual environment gets
+only `inference_fn/requirements.txt`, a task root is laid out as inference_fn/Dockerfile lays it out
+(`papila/`, `handler.py`, the model files), and that interpreter runs the handler on real records: a
+screening's S3 event, then a dataset export's steps. A module the image lacks (pydantic, TensorFlow,
+scikit-learn) fails here, as it would in AWS, where the full dev environment of the other tests hides it.
+
+AWS is moto's server and MongoDB an in-memory SecantusDB, both started here (the suite's local cloud
+would race its own runner for the same events). The environment is cached in .run/image-venvs by the
+requirements' hash; the first run installs from PyPI (a minute or two)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from pymongo import MongoClient
+
+from tests.fundus import encode, make_fundus
+from tests.integration.cloudclient import s3_event
+
+ROOT = Path(__file__).resolve().parents[2]
+VENVS = ROOT / ".run" / "image-venvs"
+BUCKET = "papila-image-test"
+DB = "papila_image_test"
+pytestmark = pytest.mark.timeout(900)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"{proc.args[0]} exited with {proc.returncode}"
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listens on {port} after {timeout} s")
+
+
+def image_venv(requirements: Path) -> Path:
+    """A venv with exactly these requirements (and pip's own), made once per requirements file content."""
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
+    target = VENVS / f"{requirements.parent.name}-{digest}"
+    if not (target / "installed").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        base = getattr(sys, "_base_executable", sys.executable)  # the interpreter, not the dev venv's packages
+        subprocess.run([base, "-m", "venv", str(target)], check=True, timeout=120)
+        subprocess.run([str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(requirements)], check=True, timeout=900)
+        (target / "installed").write_text(requirements.read_text())
+    return target
+
+
+@pytest.fixture(scope="module")
+def inference_image(tmp_path_factory) -> tuple[Path, Path]:
+    """(the image's python, its task root): papila and handler.py as the Dockerfile copies them."""
+    venv = image_venv(ROOT / "inference_fn" / "requirements.txt")
+    task = tmp_path_factory.mktemp("task")
+    shutil.copytree(ROOT / "layers" / "papila", task / "papila", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "inference_fn" / "handler.py", task / "handler.py")
+    model = task / "opt-model"
+    model.mkdir()
+    dockerfile = (ROOT / "inference_fn" / "Dockerfile").read_text()
+    copied = next(line for line in dockerfile.splitlines() if line.startswith("COPY weights/")).split()[1:-1]
+    for name in copied:
+        shutil.copy(ROOT / name, model / Path(name).name)
+    return venv / "bin" / "python", task
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory) -> Any:
+    """moto's server (S3, SQS) and an in-memory SecantusDB, on free ports."""
+    aws_port, db_port = _free_port(), _free_port()
+    bin_dir = Path(sys.executable).parent
+    log = tmp_path_factory.mktemp("services")
+    moto = subprocess.Popen([str(bin_dir / "moto_server"), "-H", "127.0.0.1", "-p", str(aws_port)],
+                            stdout=(log / "moto.log").open("wb"), stderr=subprocess.STDOUT)
+    db = subprocess.Popen([str(bin_dir / "secantusd-py"), "--host", "127.0.0.1", "--port", str(db_port),
+                           "--storage-path", ":memory:", "--log-level", "WARNING"],
+                          stdout=(log / "db.log").open("wb"), stderr=subprocess.STDOUT)
+    try:
+        _wait_port(aws_port, moto)
+        _wait_port(db_port, db)
+        endpoint = f"http://127.0.0.1:{aws_port}"
+        creds = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
+        s3 = boto3.client("s3", endpoint_url=endpoint, **creds)
+        sqs = boto3.client("sqs", endpoint_url=endpoint, **creds)
+        s3.create_bucket(Bucket=BUCKET)
+        queue = sqs.create_queue(QueueName="papila-image-test")["QueueUrl"]
+        mongo = MongoClient(f"mongodb://127.0.0.1:{db_port}", tz_aware=True)[DB]
+        yield {"endpoint": endpoint, "s3": s3, "sqs": sqs, "queue": queue, "mongo": mongo,
+               "mongo_uri": f"mongodb://127.0.0.1:{db_port}"}
+    finally:
+        for proc in (moto, db):
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+def run_handler(python: Path, task: Path, services: dict[str, Any], bodies: list[str]) -> dict[str, Any]:
+    """The image's interpreter runs handler.handler on one SQS batch, as Lambda would."""
+    event = {"Records": [{
+        "messageId": str(uuid.uuid4()), "receiptHandle": "rh", "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "test",
+                       "ApproximateFirstReceiveTimestamp": "0"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:papila-image-test", "awsRegion": "us-east-1",
+    } for body in bodies]}
+    script = ("import json, sys, handler\n"
+              "class Context:\n"
+              "    function_name = 'InferenceFunction'\n"
+              "    def get_remaining_time_in_millis(self): return 30000\n"
+              "print(json.dumps(handler.handler(json.loads(sys.stdin.read()), Context())))\n")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+           "AWS_ENDPOINT_URL": services["endpoint"], "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "UPLOADS_BUCKET": BUCKET, "INFERENCE_QUEUE_URL": services["queue"],
+           "MONGODB_URI": services["mongo_uri"], "MONGODB_DB": DB, "FUNCTION_TIMEOUT": "30",
+           "MAX_RECEIVE_COUNT": "3", "MODEL_PATH": str(task / "opt-model" / "papila_vgg19_int8.tflite"),
+           "POWERTOOLS_SERVICE_NAME": "papila"}
+    done = subprocess.run([str(python), "-c", script], cwd=task, env=env, input=json.dumps(event),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_inference_image_screens_a_photo_and_builds_an_export_with_only_its_requirements(
+        inference_image: tuple[Path, Path], services: dict[str, Any]) -> None:
+    from papila import keys, records
+
+    python, task = inference_image
+    imports = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, timeout=60, check=False)
+    assert imports.returncode != 0, "the image's environment must not have TensorFlow"
+
+    sid = records.new_id()
+    key = keys.original_key(sid, "jpg")
+    photo = encode(make_fundus(1000, 800, disc_xy=(700, 400), seed=3))
+    services["mongo"].screenings.insert_one(records.new_record(
+        screening_id=sid, filename="eye.jpg", content_type="image/jpeg", original_key=key,
+        status=records.Status.AWAITING_UPLOAD, crop=None, consent={"accepted": True}, size=len(photo)))
+    services["s3"].put_object(Bucket=BUCKET, Key=key, Body=photo, ContentType="image/jpeg")
+
+    assert run_handler(python, task, services, [s3_event(BUCKET, key, len(photo))]) == {"batchItemFailures": []}
+    record = services["mongo"].screenings.find_one({"_id": sid})
+    assert record["status"] == "done", record.get("error")
+    assert 0.0 <= record["result"]["probability_glaucoma"] <= 1.0
+
+    # A dataset export's steps run in the same function (its queue message is `{"papila_export": id}`).
+    services["mongo"].screenings.update_one({"_id": sid}, {"$set": {"feedback": {
+        "diagnosis_correct": True, "true_label": "glaucoma", "metadata": {"subject_id": "s-1"},
+        "given_at": records.now()}}})
+    export_id = records.new_id()
+    t = records.now()
+    services["mongo"].exports.insert_one({"_id": export_id, "status": "queued", "created_at": t, "updated_at": t,
+                                          "filters": {}, "requested_by": {"sub": "test"}, "key": None,
+                                          "counts": {"screenings": 0, "glaucoma": 0, "normal": 0}})
+    bodies = [json.dumps({"papila_export": export_id})]
+    for _ in range(10):  # each step may hand the next one to the queue
+        assert run_handler(python, task, services, bodies) == {"batchItemFailures": []}
+        if services["mongo"].exports.find_one({"_id": export_id})["status"] in ("done", "failed"):
+            break
+        messages = services["sqs"].receive_message(QueueUrl=services["queue"], MaxNumberOfMessages=10,
+                                                   WaitTimeSeconds=1).get("Messages", [])
+        bodies = [m["Body"] for m in messages]
+        assert bodies, "the export is unfinished and no next step was queued"
+    export = services["mongo"].exports.find_one({"_id": export_id})
+    assert export["status"] == "done", export.get("error")
+    assert export["counts"]["screenings"] == 1
+    head = services["s3"].head_object(Bucket=BUCKET, Key=export["key"])
+    assert head["ContentLength"] > len(photo) // 2
