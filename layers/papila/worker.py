@@ -64,13 +64,16 @@ class Worker:
             return self._run(screening_id, key, record)
         except Exception as exc:
             log.warning("screening %s attempt %s failed: %s", screening_id, record.get("attempt"), type(exc).__name__)
+            # Only this attempt's own record: had the result been stored before the error (a lost reply),
+            # moving it back would screen the photo twice.
+            mine = {"status": str(Status.PROCESSING), "attempt": record.get("attempt")}
             if final_attempt:
                 self.store.move(screening_id, Status.FAILED, unset=("lease_until",), set_fields={"error": {
                     "code": "processing_failed",
                     "message": "The photo could not be processed after several attempts; please upload it again.",
-                }})
+                }}, where=mine)
             else:
-                self.store.move(screening_id, Status.QUEUED, unset=("lease_until",))
+                self.store.move(screening_id, Status.QUEUED, unset=("lease_until",), where=mine)
             raise
 
     def _fail_held(self, screening_id: str) -> Status | None:

@@ -165,3 +165,26 @@ def test_url_encoded_keys_are_unquoted(store, bucket):
     encoded = key.replace("/", "%2F")  # as some emulators send it
     worker.handle_sqs_record(_sqs_record(encoded))
     assert store.get(sid)["status"] == "done"
+
+
+@pytest.mark.parametrize("receive_count", [1, 3])
+def test_an_error_after_the_result_was_stored_does_not_screen_it_again(store, bucket, monkeypatch, receive_count):
+    """The move to `done` reached the database but its reply was lost (an error after it): the retry path
+    must not move the finished record back to `queued` (a second result) or to `failed`."""
+    model = FixedModel()
+    worker = Worker(store, bucket, model, CARD, max_receive_count=3)
+    sid, key = _screening(store, bucket, _jpeg(make_fundus(1000, 800, (640, 400), seed=5)))
+    finish = worker._run
+
+    def stored_then_lost(*args, **kwargs):
+        finish(*args, **kwargs)
+        raise ConnectionError("the reply of the last write was lost")
+
+    monkeypatch.setattr(worker, "_run", stored_then_lost)
+    with pytest.raises(ConnectionError):
+        worker.handle_sqs_record(_sqs_record(key, receive_count))
+    rec = store.get(sid)
+    assert rec["status"] == "done" and rec["result"] and "error" not in rec
+    monkeypatch.setattr(worker, "_run", finish)
+    worker.handle_sqs_record(_sqs_record(key, receive_count))  # the retried message changes nothing
+    assert store.get(sid)["status"] == "done" and model.calls == 1
