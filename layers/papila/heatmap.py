@@ -17,15 +17,20 @@ def colormap(values: np.ndarray) -> np.ndarray:
     return (_ANCHORS[lo] * (1 - frac) + _ANCHORS[lo + 1] * frac).astype(np.uint8)
 
 
+# The map is upsampled as 8-bit grey, so it takes 256 values: each one's colour, worked out once.
+_LEVELS = np.arange(256, dtype=np.float32) / 255.0
+_COLOURS = colormap(_LEVELS).astype(np.float32)
+
+
 def overlay(crop: Image.Image, cam: np.ndarray, alpha: float = 0.45) -> Image.Image:
     """Positive evidence for the class, normalised to its own maximum, blended over the crop."""
     positive = np.maximum(np.asarray(cam, np.float32), 0)
     peak = float(positive.max())
     norm = positive / peak if peak > 0 else positive
     size = crop.size
-    upsampled = np.asarray(Image.fromarray((norm * 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC),
-                           np.float32) / 255.0
-    heat = colormap(upsampled).astype(np.float32)
-    base = np.asarray(crop.convert("RGB"), np.float32)
+    grey = np.asarray(Image.fromarray((norm * 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC))
+    upsampled = _LEVELS[grey]  # grey / 255 (float32)
+    heat = _COLOURS[grey]  # colormap(upsampled), looked up
+    base = np.asarray(crop if crop.mode == "RGB" else crop.convert("RGB"), np.float32)
     weight = alpha * (0.25 + 0.75 * upsampled[..., None])  # cooler areas stay closer to the photo
     return Image.fromarray((base * (1 - weight) + heat * weight).clip(0, 255).astype(np.uint8))

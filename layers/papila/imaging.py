@@ -167,10 +167,20 @@ def encode(image: Image.Image, content_type: str) -> bytes:
     return buf.getvalue()
 
 
+# zlib level 1 for the results' PNGs (the 224 px crop and heat map): a sixth of level 6's time for about a
+# fifth more bytes (~75 KB rather than ~64 KB each); PNG is lossless at every level, the pixels are the same.
+RESULT_PNG_LEVEL = 1
+
+
 def png_bytes(image: Image.Image | np.ndarray) -> bytes:
+    """A result image (crop, heat map) as PNG, fast: pixels only (a new image carries no metadata)."""
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
-    return encode(image, "image/png")
+    elif image.info:
+        image = Image.frombytes(image.mode, image.size, image.tobytes())
+    buf = io.BytesIO()
+    image.save(buf, "PNG", optimize=False, compress_level=RESULT_PNG_LEVEL)
+    return buf.getvalue()
 
 
 def has_metadata(data: bytes) -> bool:
@@ -194,9 +204,13 @@ def clamp_crop(crop: Crop, width: int, height: int) -> Crop:
 
 def square_crop(image: Image.Image, crop: Crop) -> Image.Image:
     """Cut the square; parts outside the photo are padded black (the fundus background)."""
-    canvas = Image.new("RGB", (crop.size, crop.size), (0, 0, 0))
     left, top = max(crop.x, 0), max(crop.y, 0)
     right, bottom = min(crop.x + crop.size, image.width), min(crop.y + crop.size, image.height)
+    if (left, top, right, bottom) == (crop.x, crop.y, crop.x + crop.size, crop.y + crop.size) and image.mode == "RGB":
+        cut = image.crop((left, top, right, bottom))  # wholly inside: the same pixels, one copy
+        cut.info = {}  # as a new canvas: no metadata of the photo's
+        return cut
+    canvas = Image.new("RGB", (crop.size, crop.size), (0, 0, 0))
     if right > left and bottom > top:
         canvas.paste(image.crop((left, top, right, bottom)), (left - crop.x, top - crop.y))
     return canvas
@@ -251,6 +265,28 @@ def strip_metadata(data: bytes) -> bytes:
     raise ImageError("unsupported_format", _CANNOT_STRIP)
 
 
+def clean_original(data: bytes, image: Image.Image, content_type: str) -> bytes:
+    """The bytes to store for an upload whose decoded pixels are `image` (decode(data)), without metadata.
+
+    Losslessly when nothing needs turning (strip_metadata: the very compressed pixels, no generation loss
+    and no full-size encode, ~1 ms rather than ~35 ms for a 1900 px JPEG); `image` re-encoded (encode) for a
+    photo with an orientation to apply (rare: it is stored upright, with no tag at all), a TIFF, a PNG whose
+    text may hold an orientation, or bytes that cannot be taken apart. Either way the stored file decodes
+    to `image`'s pixels."""
+    if content_type == "image/tiff" or sniff_content_type(data) != content_type:
+        return encode(image, content_type)
+    if content_type == "image/png" and any(source in data for source in _OTHER_ORIENTATION_SOURCES):
+        return encode(image, content_type)  # stripping would decode it again for a late orientation (the API's memory)
+    try:
+        clean = strip_metadata(data)
+    except ImageError:
+        return encode(image, content_type)
+    # strip_metadata keeps an orientation (decode applies it) as the only EXIF left: such a photo is stored
+    # upright instead. (A false match in the compressed data only costs a re-encode.)
+    turned = (b"Exif\x00\x00" if content_type == "image/jpeg" else b"eXIf") in clean
+    return encode(image, content_type) if turned else clean
+
+
 def _orientation_of(exif: bytes) -> int | None:
     """The EXIF orientation (2..8: something to turn) of an EXIF block, or None."""
     try:
@@ -258,6 +294,28 @@ def _orientation_of(exif: bytes) -> int | None:
         meta.load(exif)
         value = meta.get(0x0112)
     except Exception:  # noqa: BLE001 - a broken EXIF block simply has no orientation worth keeping
+        return None
+    return value if value in _ORIENTATION else None
+
+
+# Where else Pillow finds an orientation when no EXIF block holds one (an EXIF block without the tag, XMP's
+# tiff:Orientation, a PNG's "Raw profile type exif" text): decode() applies it, so the stripped file keeps it.
+_OTHER_ORIENTATION_SOURCES = (b"Orientation", b"Raw profile type exif", b"XML:com.adobe.xmp")
+
+
+def _orientation_elsewhere(data: bytes) -> int | None:
+    """The orientation decode() would apply to `data` (2..8) when no EXIF block of it holds one, or None.
+    Asked of Pillow only when the bytes name such a source (rare); a file over the decoding bounds is
+    not loaded for a PNG's late chunks."""
+    if not any(source in data for source in _OTHER_ORIENTATION_SOURCES):
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format == "PNG" and "exif" not in im.info:
+                check_dimensions(*im.size)
+                im.load()  # text chunks after the pixels are read with them
+            value = im.getexif().get(0x0112)
+    except Exception:  # noqa: BLE001 - an unreadable source has no orientation worth keeping
         return None
     return value if value in _ORIENTATION else None
 
@@ -321,6 +379,7 @@ def _strip_jpeg(data: bytes) -> bytes:
             i = j
     if not dropped:
         return data
+    orientation = orientation or _orientation_elsewhere(data)
     if orientation is not None and not any(part.startswith(b"\xff\xe1") for part in out):
         block = b"Exif\x00\x00" + _orientation_exif(orientation)
         app1 = b"\xff\xe1" + (len(block) + 2).to_bytes(2, "big") + block
@@ -359,6 +418,7 @@ def _strip_png(data: bytes) -> bytes:
             break
     if not dropped:
         return data
+    orientation = orientation or _orientation_elsewhere(data)
     if orientation is not None and not any(part[4:8] == b"eXIf" for part in out):  # before the data: after IHDR
         out.insert(1, _png_chunk(b"eXIf", _orientation_exif(orientation)))
     return _PNG_SIGNATURE + b"".join(out)

@@ -247,7 +247,7 @@ class ScreeningService:
                 original_key=keys.original_key(sid, req.extension), status=Status.QUEUED, crop=crop,
                 consent=consent, secret_digest=digest,
             )
-            existing = self._store_inline(record, image, idempotency)
+            existing = self._store_inline(record, data, image, idempotency)
         else:
             record = new_record(
                 screening_id=sid, filename=req.filename, content_type=req.content_type,
@@ -289,12 +289,13 @@ class ScreeningService:
         return self._created(record, secret, replayed=True)
 
     def _store_inline(
-        self, record: dict[str, Any], image: Image.Image, idempotency: dict[str, Any] | None = None,
+        self, record: dict[str, Any], data: bytes, image: Image.Image, idempotency: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Record first, then the metadata-free image; nothing half-stored if the put fails. The
         S3 ObjectCreated event then drives processing. Returns the screening that already holds the
         idempotency key instead, if a retry got there first (nothing is stored then)."""
-        clean = imaging.encode(image, record["content_type"])  # pixels only: EXIF, ICC, XMP, text chunks gone
+        # pixels only (EXIF, ICC, XMP, text chunks gone): losslessly, or re-encoded upright when turned
+        clean = imaging.clean_original(data, image, record["content_type"])
         record["size"] = len(clean)
         record["image"] = {"width": image.width, "height": image.height}
         if idempotency is not None:
@@ -469,7 +470,8 @@ class ScreeningService:
         req = SeedProcess.model_validate(parse_object(raw))
         if extension_of(req.imageName) not in keys.EXTENSIONS:
             raise ApiError(406, "unsupported_format", "Upload a .jpg, .jpeg, .png, .tif or .tiff photo.")
-        image, content_type = load_image(decode_base64(req.b64Image, what="b64Image"))
+        data = decode_base64(req.b64Image, what="b64Image")
+        image, content_type = load_image(data)
         crop = seed_crop(req.cropData, (req.imageWidth, req.imageHeight), image.size)
         if crop is not None:
             check_overlap(crop, *image.size)
@@ -484,7 +486,7 @@ class ScreeningService:
             original_key=keys.original_key(sid, STORED_EXTENSION[content_type]), status=Status.QUEUED,
             crop=crop.as_dict() if crop else None, consent=consent, secret_digest=digest,
         )
-        self._store_inline(record, image)
+        self._store_inline(record, data, image)
         # The 2020 client reads only the id; the secret rides in a header it may keep for /api/metadata.
         return Reply(200, sid, {"Content-Type": TEXT, "X-Screening-Secret": secret})
 

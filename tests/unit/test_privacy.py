@@ -104,6 +104,72 @@ def test_strip_metadata_re_encodes_a_tiff_upright_and_refuses_what_it_cannot_rea
             imaging.strip_metadata(junk)
 
 
+@pytest.mark.parametrize("kind", ["jpeg", "png"])
+def test_strip_metadata_keeps_an_orientation_only_xmp_gave(kind):
+    """Pillow (so decode) turns a photo by XMP's tiff:Orientation when no EXIF says otherwise: the stripped
+    file must show the same upright pixels, so it keeps the orientation as its one EXIF tag."""
+    photo = make_fundus(320, 240, seed=4)
+    xmp = '<x:xmpmeta><rdf:Description tiff:Orientation="6"/>' + SECRET.decode() + "</x:xmpmeta>"
+    buf = io.BytesIO()
+    if kind == "jpeg":
+        photo.save(buf, "JPEG", quality=92, xmp=xmp.encode())
+    else:
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", xmp, zip=True)
+        photo.save(buf, "PNG", pnginfo=info)
+    clean = imaging.strip_metadata(buf.getvalue())
+    assert_clean(clean, 6)
+    assert pixels(clean).shape[:2] == (320, 240)
+    assert np.array_equal(pixels(clean), pixels(buf.getvalue()))
+
+
+def _png_without_xmp(image: Image.Image, orientation: int | None) -> bytes:
+    """A PNG with text, EXIF and ICC but no XMP, at zlib level 1 (a re-encode would give other bytes)."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Location", SECRET.decode())
+    buf = io.BytesIO()
+    image.save(buf, "PNG", pnginfo=info, exif=_exif(orientation), icc_profile=_icc(), compress_level=1)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "progressive-jpeg", "png", "png-with-xmp"])
+def test_an_inline_original_is_stripped_losslessly_unless_it_must_be_turned(kind):
+    """imaging.clean_original (the inline upload's stored bytes): the same compressed pixels without the
+    metadata when nothing needs turning; an oriented photo (or a PNG whose XMP may say so) re-encoded
+    upright with no tag at all. Either way the stored file shows the pixels the API decoded."""
+    photo = make_fundus(640, 480, seed=1)
+    ctype = "image/jpeg" if "jpeg" in kind else "image/png"
+    for orientation in (None, 1, 6):
+        data = (png_with_everything(photo, orientation) if kind == "png-with-xmp" else
+                _png_without_xmp(photo, orientation) if kind == "png" else
+                jpeg_with_everything(photo, orientation, progressive=kind == "progressive-jpeg"))
+        image = imaging.decode(data)
+        stored = imaging.clean_original(data, image, ctype)
+        assert_clean(stored)  # upright: no orientation left to apply
+        assert imaging.sniff_content_type(stored) == ctype
+        assert pixels(stored).shape[:2] == (image.height, image.width)
+        lossless = orientation in (None, 1) and kind != "png-with-xmp"
+        if kind != "png-with-xmp":  # (that PNG is at Pillow's default level: re-encoded, the same bytes)
+            assert (stored == imaging.strip_metadata(data)) is lossless  # the very compressed pixels, or re-encoded
+        if lossless or ctype == "image/png":
+            assert np.array_equal(pixels(stored), np.asarray(image))
+    plain = io.BytesIO()
+    photo.save(plain, "PNG")
+    assert imaging.clean_original(plain.getvalue(), photo, "image/png") == plain.getvalue()  # nothing to take out
+
+
+def test_an_inline_tiff_or_unreadable_structure_is_re_encoded_from_its_pixels():
+    photo = make_fundus(320, 240, seed=2)
+    buf = io.BytesIO()
+    photo.save(buf, "TIFF", exif=_exif(6))
+    image = imaging.decode(buf.getvalue())
+    stored = imaging.clean_original(buf.getvalue(), image, "image/tiff")
+    assert_clean(stored)
+    assert np.array_equal(pixels(stored), np.asarray(image))
+    data = jpeg_with_everything(photo)
+    assert imaging.clean_original(data, photo, "image/png")[:8] == b"\x89PNG\r\n\x1a\n"  # declared type wins
+
+
 # ---------------------------------------------------------------- the worker: clean whatever the outcome
 
 
