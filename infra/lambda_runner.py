@@ -6,7 +6,18 @@ CMD, e.g. `handler.handler` from inference_fn/), deletes the messages that succe
 `batchItemFailures` to reappear after the visibility timeout, so SQS's own redrive moves a poison
 message to the DLQ. It never calls pipeline code itself.
 
-    python -m infra.lambda_runner [--queue-url URL] [--function InferenceFunction]
+Concurrency as the event source's: min(the event's `ScalingConfig.MaximumConcurrency`, the cores) worker
+processes, each a warm container: it imports the handler once (its cold start), then long-polls,
+invokes and deletes on its own, as Lambda's pollers do. The runner process only starts them, writes the
+ready file once all have loaded, forwards SIGTERM/SIGINT (each finishes the batch in hand) and watches
+them: a worker that dies on its own takes the runner down (the others finish their batch first; exit
+code 1), and the local cloud's supervisor starts it again. A runner killed outright takes its workers
+with it (PR_SET_PDEATHSIG).
+
+    python -m infra.lambda_runner [--queue-url URL] [--function InferenceFunction] [--concurrency N]
+
+(`PAPILA_RUNNER_CONCURRENCY=N` in the environment does what --concurrency does: `bench/e2e.py --start
+--concurrency 1` compares with one batch at a time.)
 
 The environment is the function's (UPLOADS_BUCKET, MONGODB_URI, ... plus AWS_ENDPOINT_URL); the
 runner's own SQS client reads AWS_ENDPOINT_URL like every boto3 client.
@@ -15,9 +26,13 @@ runner's own SQS client reads AWS_ENDPOINT_URL like every boto3 client.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import hashlib
 import importlib.util
 import json
+import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import signal
@@ -45,8 +60,11 @@ LAMBDA_ATTRIBUTES = (
 MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
 
 
+_PREFIX = "[runner]"  # "[runner w2]" in a worker process
+
+
 def _log(message: str) -> None:
-    print(f"[runner] {message}", flush=True)
+    print(f"{_PREFIX} {message}", flush=True)
 
 
 # ---------------------------------------------------------------------- the function's definition
@@ -60,6 +78,7 @@ class FunctionSpec:
     batch_size: int
     batching_window_s: float
     report_batch_item_failures: bool
+    max_concurrency: int | None = None  # the event's ScalingConfig.MaximumConcurrency (None: not set)
 
 
 def _resolve(value: Any, template: dict[str, Any], parameters: dict[str, str] | None = None) -> Any:
@@ -105,7 +124,32 @@ def function_spec(template: dict[str, Any], logical_id: str, root: Path = ROOT,
         batch_size=int(_resolve(event.get("BatchSize", 10), template, parameters)),
         batching_window_s=float(_resolve(event.get("MaximumBatchingWindowInSeconds", 0), template, parameters)),
         report_batch_item_failures="ReportBatchItemFailures" in (event.get("FunctionResponseTypes") or []),
+        max_concurrency=_max_concurrency(event, template, parameters),
     )
+
+
+def _max_concurrency(event: dict[str, Any], template: dict[str, Any],
+                     parameters: dict[str, str] | None) -> int | None:
+    scaling = _resolve(event.get("ScalingConfig"), template, parameters) or {}
+    value = _resolve(scaling.get("MaximumConcurrency"), template, parameters) if isinstance(scaling, dict) else None
+    return int(value) if value not in (None, "") else None
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity; os.cpu_count() where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def concurrency(spec: FunctionSpec, requested: int | None = None, available: int | None = None) -> int:
+    """How many invocations run at once: min(MaximumConcurrency, cores) by default; `requested` (the
+    --concurrency flag) replaces the cores but never passes MaximumConcurrency, as Lambda never does."""
+    wanted = requested if requested else (available or cores())
+    if spec.max_concurrency:
+        wanted = min(wanted, spec.max_concurrency)
+    return max(1, wanted)
 
 
 def _dockerfile_cmd(dockerfile: Path) -> str:
@@ -150,14 +194,16 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
 class LambdaContext:
     """The attributes of Lambda's context object that handlers and Powertools read."""
 
-    def __init__(self, spec: FunctionSpec, function_name: str, region: str, account: str) -> None:
+    def __init__(self, spec: FunctionSpec, function_name: str, region: str, account: str,
+                 log_stream_name: str | None = None) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
         self.memory_limit_in_mb = spec.memory_mb
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        # One stream per container (worker), as in CloudWatch.
+        self.log_stream_name = log_stream_name or f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
         self.identity = None
         self.client_context = None
         self._deadline = time.monotonic() + spec.timeout_s
@@ -231,6 +277,8 @@ def failed_ids(result: Any, message_ids: list[str], report_batch_item_failures: 
 
 # ---------------------------------------------------------------------- the poller
 class Runner:
+    """One poller and its warm container: receive a batch, invoke, delete; one batch at a time."""
+
     def __init__(self, spec: FunctionSpec, handler: Callable[..., Any], queue_url: str,
                  function_name: str, poll_wait_s: int = 2) -> None:
         self.spec = spec
@@ -243,7 +291,9 @@ class Runner:
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.account = self.queue_arn.split(":")[4]
+        self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
         self.stopping = False
+        self.parent_pid: int | None = None  # a worker stops when the runner that started it is gone
 
     def receive_batch(self) -> list[dict[str, Any]]:
         """Up to BatchSize messages: the first receive long-polls; with a batching window, more are
@@ -282,7 +332,8 @@ class Runner:
     def invoke(self, messages: list[dict[str, Any]]) -> set[str]:
         event = build_event(messages, self.queue_arn, self.region)
         ids = [m["MessageId"] for m in messages]
-        context = LambdaContext(self.spec, self.function_name, self.region, self.account)
+        # A context per invocation: its own request id and deadline (get_remaining_time_in_millis).
+        context = LambdaContext(self.spec, self.function_name, self.region, self.account, self.log_stream_name)
         started = time.monotonic()
         try:
             result = self.handler(event, context)
@@ -307,12 +358,16 @@ class Runner:
             for failure in resp.get("Failed", []):
                 _log(f"delete failed: {failure.get('Code')} {failure.get('Message')}")
 
-    def run(self, ready_file: Path | None = None) -> None:
+    def orphaned(self) -> bool:
+        return self.parent_pid is not None and os.getppid() != self.parent_pid
+
+    def run(self) -> None:
         _log(f"polling {self.queue_arn} for {self.spec.logical_id} ({self.spec.handler}; batch "
              f"{self.spec.batch_size}, window {self.spec.batching_window_s:g} s, timeout {self.spec.timeout_s} s)")
-        if ready_file is not None:
-            ready_file.write_text(str(os.getpid()))
         while not self.stopping:
+            if self.orphaned():
+                _log("the runner is gone; stopping")
+                break
             try:
                 messages = self.receive_batch()
             except Exception as exc:  # noqa: BLE001 - queue briefly unreachable: keep polling, like Lambda
@@ -326,6 +381,141 @@ class Runner:
         _log("stopped")
 
 
+# ---------------------------------------------------------------------- the pool of warm containers
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when the process that started it dies (a runner killed with -9
+    leaves no worker polling behind it; the supervisor starts a fresh runner)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # elsewhere: Runner.orphaned() notices between batches
+
+
+def _rss_mb(pid: int | str = "self") -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _worker_main(index: int, spec: FunctionSpec, queue_url: str, function_name: str, poll_wait_s: int,
+                 parent_pid: int, ready: Any) -> None:
+    """One warm container: cold start (import the handler once), then poll until told to stop."""
+    global _PREFIX
+    _PREFIX = f"[runner w{index}]"
+    _die_with_parent()
+    stop = {"now": False}
+    runner: Runner | None = None
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # Finish the batch in hand (its messages are deleted or left as Lambda would), then exit.
+        stop["now"] = True
+        if runner is not None:
+            runner.stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if os.getppid() != parent_pid:
+        return
+    t0 = time.monotonic()
+    handler = load_handler(spec)  # model and clients load here, once, as in a Lambda cold start
+    runner = Runner(spec, handler, queue_url, function_name, poll_wait_s)
+    runner.parent_pid = parent_pid
+    runner.stopping = stop["now"]
+    load_s = time.monotonic() - t0
+    rss = _rss_mb()
+    _log(f"pid {os.getpid()}: handler {spec.handler} from {spec.code_dir} loaded in {load_s:.1f} s, "
+         f"RSS {rss or 0:.0f} MB")
+    ready.send({"index": index, "pid": os.getpid(), "load_s": round(load_s, 2), "rss_mb": rss})
+    ready.close()
+    runner.run()
+
+
+class Pool:
+    """The runner process: starts `n` workers (spawned: each imports the handler itself), waits until all
+    have loaded, then watches them until a stop signal or a worker's own death."""
+
+    def __init__(self, spec: FunctionSpec, queue_url: str, function_name: str, n: int, poll_wait_s: int = 2) -> None:
+        self.spec = spec
+        self.queue_url = queue_url
+        self.function_name = function_name
+        self.n = n
+        self.poll_wait_s = poll_wait_s
+        self.ctx = multiprocessing.get_context("spawn")
+        self.workers: list[multiprocessing.process.BaseProcess] = []
+        self.stopping = False
+        self.crashed: str | None = None
+
+    def stop(self) -> None:
+        """Ask every live worker to finish its batch and exit (SIGTERM, as `make down` sends the group)."""
+        self.stopping = True
+        for w in self.workers:
+            if w.pid is not None and w.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w.pid, signal.SIGTERM)
+
+    def start(self, ready_timeout: float = 300) -> list[dict[str, Any]]:
+        """Start the workers; returns what each reported once loaded (pid, load time, RSS), or [] when a
+        worker died first or a stop came meanwhile (the others are then stopped)."""
+        pipes = []
+        for index in range(1, self.n + 1):
+            receive, send = self.ctx.Pipe(duplex=False)
+            w = self.ctx.Process(
+                target=_worker_main, name=f"runner-w{index}", daemon=False,
+                args=(index, self.spec, self.queue_url, self.function_name, self.poll_wait_s, os.getpid(), send),
+            )
+            w.start()
+            send.close()
+            self.workers.append(w)
+            pipes.append(receive)
+        loaded: dict[int, dict[str, Any]] = {}
+        deadline = time.monotonic() + ready_timeout
+        waiting = {p: w for p, w in zip(pipes, self.workers, strict=True)}
+        while waiting and not self.stopping and time.monotonic() < deadline:
+            for conn in multiprocessing.connection.wait(list(waiting), timeout=1):
+                w = waiting.pop(conn)  # type: ignore[call-overload]
+                try:
+                    info = conn.recv()
+                    loaded[info["index"]] = info
+                except EOFError:  # it died before it had loaded
+                    w.join(5)
+                    if not self.stopping:  # not a SIGTERM that came before its own handler was in place
+                        self.crashed = f"worker {w.name} (pid {w.pid}) exited while loading (code {w.exitcode})"
+                    self.stop()
+                    return []
+        if waiting:
+            if not self.stopping:
+                self.crashed = f"{len(waiting)} worker(s) not loaded in {ready_timeout:.0f} s"
+            self.stop()
+            return []
+        return [loaded[i] for i in sorted(loaded)]
+
+    def watch(self) -> None:
+        """Until every worker has exited: a worker that exits while the runner is not stopping takes the
+        runner down (the others finish their batch), for the supervisor to start it again."""
+        exited: set[int] = set()
+        while True:
+            for i, w in enumerate(self.workers):
+                # Seen and handled in one place: an exit noticed here is never filtered out unhandled.
+                if i not in exited and w.exitcode is not None:
+                    exited.add(i)
+                    if not self.stopping:
+                        self.crashed = f"worker {w.name} (pid {w.pid}) exited with code {w.exitcode}"
+                        _log(f"{self.crashed}: stopping the runner (the supervisor starts it again)")
+                        self.stop()
+            live = [w for i, w in enumerate(self.workers) if i not in exited]
+            if not live:
+                return
+            multiprocessing.connection.wait([w.sentinel for w in live], timeout=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queue-url", default=os.environ.get("INFERENCE_QUEUE_URL"))
@@ -333,6 +523,9 @@ def main() -> None:
     parser.add_argument("--function", default="InferenceFunction", help="logical id in the template")
     parser.add_argument("--handler", help="module.function, overriding the image's CMD")
     parser.add_argument("--poll-wait", type=int, default=2, help="long-poll seconds (bounds the stop delay)")
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("PAPILA_RUNNER_CONCURRENCY") or 0),
+                        help="worker processes instead of the cores (never more than MaximumConcurrency); "
+                             "default PAPILA_RUNNER_CONCURRENCY, else the cores")
     parser.add_argument("--ready-file", type=Path)
     parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="a stack parameter as deployed (like sam local's --parameter-overrides), e.g. "
@@ -346,22 +539,33 @@ def main() -> None:
     spec = function_spec(template, args.function, parameters=parameters)
     if args.handler:
         spec = FunctionSpec(**{**spec.__dict__, "handler": args.handler})
-    t0 = time.monotonic()
-    handler = load_handler(spec)  # model and clients load here, once, as in a Lambda cold start
-    _log(f"handler {spec.handler} from {spec.code_dir} loaded in {time.monotonic() - t0:.1f} s")
-    runner = Runner(spec, handler, args.queue_url, f"papila-{args.function}", args.poll_wait)
+    n = concurrency(spec, args.concurrency)
+    _log(f"{spec.logical_id}: {n} worker process(es) = min(MaximumConcurrency {spec.max_concurrency or 'unset'}, "
+         f"{'--concurrency ' + str(args.concurrency) if args.concurrency else str(cores()) + ' cores'})")
+    pool = Pool(spec, args.queue_url, f"papila-{args.function}", n, args.poll_wait)
 
     def on_signal(signum: int, _frame: Any) -> None:
-        # Finish the batch in hand (its messages are deleted or left as Lambda would), then exit.
-        runner.stopping = True
+        pool.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    t0 = time.monotonic()
     try:
-        runner.run(args.ready_file)
+        loaded = pool.start()
+        if loaded:
+            rss = ", ".join(f"w{i['index']} {i['rss_mb'] or 0:.0f} MB" for i in loaded)
+            _log(f"{len(loaded)} worker(s) loaded in {time.monotonic() - t0:.1f} s (RSS {rss}); polling")
+            if args.ready_file is not None:
+                args.ready_file.write_text(str(os.getpid()))
+        elif pool.crashed:
+            _log(pool.crashed)
+        pool.watch()
     finally:
         if args.ready_file is not None:
             args.ready_file.unlink(missing_ok=True)
+    _log("stopped" if not pool.crashed else f"stopped: {pool.crashed}")
+    if pool.crashed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
