@@ -7,6 +7,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from struct import error as struct_error
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -422,3 +423,32 @@ def _strip_png(data: bytes) -> bytes:
     if orientation is not None and not any(part[4:8] == b"eXIf" for part in out):  # before the data: after IHDR
         out.insert(1, _png_chunk(b"eXIf", _orientation_exif(orientation)))
     return _PNG_SIGNATURE + b"".join(out)
+
+
+def rank_filter(a: np.ndarray, size: int, dilate: bool) -> np.ndarray:
+    """Separable size x size grey dilation (max) or erosion (min) over the first two axes (a 2-D image or
+    an H x W x C stack; a boolean mask too), edges replicated. A max or min of the same values, whatever
+    the order: the result is the plain sliding window's to the bit. The gate and the locator use it."""
+    op = np.maximum if dilate else np.minimum
+    return _rank_1d(_rank_1d(a, size, op, 0), size, op, 1)
+
+
+def _rank_1d(a: np.ndarray, size: int, op: Any, axis: int) -> np.ndarray:
+    """The max / min over a window of `size` along `axis` (0 or 1), edges replicated: windows of 1, 2, 4,
+    ... built by doubling, then one overlapping step (a few passes, not size - 1)."""
+    r = size // 2
+    n = a.shape[axis]
+
+    def cut(i: int, j: int) -> tuple[slice, ...]:
+        return (slice(i, j),) if axis == 0 else (slice(None), slice(i, j))
+
+    m = np.concatenate([np.repeat(a[cut(0, 1)], r, axis=axis), a, np.repeat(a[cut(n - 1, n)], r, axis=axis)],
+                       axis=axis)
+    span, length = 1, n + 2 * r
+    while 2 * span <= size:
+        m = op(m[cut(0, length - span)], m[cut(span, length)])
+        length -= span
+        span *= 2
+    if span < size:
+        m = op(m[cut(0, n)], m[cut(size - span, size - span + n)])
+    return m[cut(0, n)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from papila.imaging import Crop, ImageError, downscale
+from papila.imaging import Crop, ImageError, downscale, rank_filter
 
 WORK_SIZE = 512
 DISC_PER_FIELD = 1 / 6.5  # disc diameter / field-of-view diameter, typical for 30-50 degree cameras
@@ -56,31 +56,6 @@ def _box_count(mask: np.ndarray, size: int) -> np.ndarray:
     c = np.cumsum(a, axis=1)
     a = c[:, size - 1:].copy()
     a[:, 1:] -= c[:, :-size]
-    return a
-
-
-def _rank(a: np.ndarray, k: int, op) -> np.ndarray:
-    """Separable k x k grey dilation (op=np.maximum) or erosion (op=np.minimum); edges replicated. Each axis
-    takes windows of 1, 2, 4, ... by doubling, then one overlapping step: a few passes rather than k - 1
-    (a max or min of the same values, whatever the order: the result is the same to the bit)."""
-    r = k // 2
-    for axis in (0, 1):
-        n = a.shape[axis]
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (r, r)
-        m = np.pad(a, pad, mode="edge")
-
-        def cut(i: int, j: int, axis: int = axis) -> tuple[slice, ...]:
-            return (slice(i, j),) if axis == 0 else (slice(None), slice(i, j))
-
-        span, length = 1, n + 2 * r
-        while 2 * span <= k:
-            m = op(m[cut(0, length - span)], m[cut(span, length)])
-            length -= span
-            span *= 2
-        if span < k:
-            m = op(m[cut(0, n)], m[cut(k - span, k - span + n)])
-        a = m[cut(0, n)]
     return a
 
 
@@ -126,7 +101,7 @@ def candidates(image: Image.Image, count: int = 10) -> list[LocateResult]:
 
     # Vessels: dark thin lines = closing(green) - green (a black top-hat at vessel width).
     k = 2 * max(1, int(disc_d / 10)) + 1
-    closed = _rank(_rank(green, k, np.maximum), k, np.minimum)
+    closed = rank_filter(rank_filter(green, k, dilate=True), k, dilate=False)
     vessels = np.clip(closed - green, 0, None) * inner
     density = _normalise(_blur(vessels, disc_d / 2), inner)
 

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from papila.imaging import rank_filter
+
 GATE_FILE = "fundus_gate.json"
 # The photo's longest side when its features are computed (weights/fundus_gate.json is fitted at this size;
 # 128 rather than 160 px: the features cost two thirds as much, and the gate's refusals are as good).
@@ -128,34 +130,6 @@ def small_rgb(image: Image.Image, longest: int) -> np.ndarray:
     return np.asarray(image, np.float32)
 
 
-def _rank_filter(a: np.ndarray, size: int, dilate: bool) -> np.ndarray:
-    """Separable size x size grey dilation (max) or erosion (min) over the first two axes (a 2-D image or
-    an H x W x C stack; a boolean mask too), edges replicated."""
-    op = np.maximum if dilate else np.minimum
-    return _rank_1d(_rank_1d(a, size, op, 0), size, op, 1)
-
-
-def _rank_1d(a: np.ndarray, size: int, op: Any, axis: int) -> np.ndarray:
-    """The max / min over a window of `size` along `axis` (0 or 1), edges replicated: windows of 1, 2, 4,
-    ... built by doubling, then one overlapping step (a few passes, not size - 1)."""
-    r = size // 2
-    n = a.shape[axis]
-
-    def cut(i: int, j: int) -> tuple[slice, ...]:
-        return (slice(i, j),) if axis == 0 else (slice(None), slice(i, j))
-
-    m = np.concatenate([np.repeat(a[cut(0, 1)], r, axis=axis), a, np.repeat(a[cut(n - 1, n)], r, axis=axis)],
-                       axis=axis)
-    span, length = 1, n + 2 * r
-    while 2 * span <= size:
-        m = op(m[cut(0, length - span)], m[cut(span, length)])
-        length -= span
-        span *= 2
-    if span < size:
-        m = op(m[cut(0, n)], m[cut(size - span, size - span + n)])
-    return m[cut(0, n)]
-
-
 def _fast_len(n: int) -> int:
     """The smallest 2-3-5-smooth size >= n (FFTs of such sizes are fast)."""
     while True:
@@ -220,7 +194,7 @@ def features(image: Image.Image | np.ndarray, fov: np.ndarray | None = None) -> 
     fov_frac = float(fov.mean())
     if fov_frac < 0.05:
         fov = np.ones_like(fov)
-    inner = _rank_filter(fov, 5, dilate=False)
+    inner = rank_filter(fov, 5, dilate=False)
     if inner.sum() < 0.02 * h * w:
         inner = fov
     r, g, b = (rgb[..., i][inner] for i in range(3))
@@ -276,8 +250,8 @@ def features(image: Image.Image | np.ndarray, fov: np.ndarray | None = None) -> 
     e1, e2, e3 = (float(np.mean(((a - b_)[inner]) ** 2)) + 1e-8 for a, b_ in ((s1, s2), (s2, s4), (s4, s8)))
     # Thin dark lines (a grey closing over the channel) in every channel, thin bright ones in green; and
     # fine detail (a fine blur less a coarser one), each relative to its channel's median.
-    closed = _rank_filter(_rank_filter(rgb, 5, dilate=True), 5, dilate=False) - rgb
-    opened = rgb[..., 1] - _rank_filter(_rank_filter(rgb[..., 1], 5, dilate=False), 5, dilate=True)
+    closed = rank_filter(rank_filter(rgb, 5, dilate=True), 5, dilate=False) - rgb
+    opened = rgb[..., 1] - rank_filter(rank_filter(rgb[..., 1], 5, dilate=False), 5, dilate=True)
     dark_r, dark_g, dark_b = (float(np.mean(closed[..., i][inner])) / medians[i] for i in range(3))
     bright_g = float(np.mean(opened[inner])) / medians[1]
     fine_g = (s1 - s4)[inner]
@@ -475,7 +449,7 @@ def _sharpness(rgb: np.ndarray) -> float | None:
     k = SHARPNESS_SIZE / 128  # scales are set in pixels of a 128 px crop
     inside = field_of_view(rgb)  # not the black surround or padding
     r = max(1, round(4 * k))  # keep clear of the field's rim and of the crop's border
-    inside = _rank_filter(inside, 2 * r + 1, dilate=False)
+    inside = rank_filter(inside, 2 * r + 1, dilate=False)
     inside[:r] = inside[-r:] = False
     inside[:, :r] = inside[:, -r:] = False
     if inside.mean() < 0.1:
