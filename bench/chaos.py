@@ -26,7 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.chaos import message_life_s, run_chaos, supervised_cloud
+from tests.integration.chaos import message_life_s, run_chaos
+from tests.integration.cloudclient import supervised_cloud
 
 
 def emit(step: str, **fields: Any) -> None:

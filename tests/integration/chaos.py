@@ -33,7 +33,6 @@ What is counted (`ChaosReport`):
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -44,7 +43,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,31 +60,6 @@ IN_FLIGHT = ("awaiting_upload", "queued", "processing")
 # The worker's log lines written once a result is stored (papila.worker: after the move to done / rejected).
 _COMPLETION = re.compile(r"papila\.worker:screening ([0-9a-f-]{36}) (?:done in|rejected:)")
 JUNK = b"this is not a photo, it only claims to be image/jpeg\n" * 40  # the poison object
-
-
-# ---------------------------------------------------------------------- a supervised cloud of its own
-@contextlib.contextmanager
-def supervised_cloud(base_port: int, state_dir: Path, run_dir: Path, mongo_db: str,
-                     tick: float = 0.25) -> Iterator[LocalCloud]:
-    """A local cloud on its own ports (base, base+80, 27017/4566/5001 + base-8000) and folders, with the
-    supervisor (`LocalCloud.supervise`, what `make up` runs) in a thread: as tests/integration/
-    test_resilience.py does, so killing its processes never touches another cloud."""
-    settings = Settings.from_env(
-        api_port=base_port, spa_port=base_port + 80, mongo_port=27017 + base_port - 8000,
-        localstack_port=4566 + base_port - 8000, cognito_port=5001 + base_port - 8000,
-        state_dir=state_dir, run_dir=run_dir, mongo_db=mongo_db, persist=False, spa=False,
-    )
-    cloud = LocalCloud(settings)
-    cloud.start()
-    stop = threading.Event()
-    thread = threading.Thread(target=cloud.supervise, args=(stop.is_set, tick), name="supervisor", daemon=True)
-    thread.start()
-    try:
-        yield cloud
-    finally:
-        stop.set()
-        thread.join(timeout=180)
-        cloud.stop(save=False)
 
 
 # ---------------------------------------------------------------------- the bound

@@ -4,13 +4,19 @@ and S3 event messages as S3 itself sends them (used by the integration tests and
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
+
+from infra.localcloud import LocalCloud, Settings
 
 TERMINAL = {"done", "rejected", "failed"}
 
@@ -120,3 +126,27 @@ def wait_queue_drained(sqs: Any, queue_url: str, timeout: float = 60) -> None:
         busy = int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
         quiet = quiet + 1 if busy == 0 else 0
         time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def supervised_cloud(base_port: int, state_dir: Path, run_dir: Path, mongo_db: str,
+                     tick: float = 0.25) -> Iterator[LocalCloud]:
+    """A local cloud on its own ports (base, base+80, 27017/4566/5001 + base-8000) and folders, with the
+    supervisor (`LocalCloud.supervise`, what `make up` runs) in a thread, so killing
+    its processes never touches another cloud (the resilience and chaos tests, bench/chaos.py)."""
+    settings = Settings.from_env(
+        api_port=base_port, spa_port=base_port + 80, mongo_port=27017 + base_port - 8000,
+        localstack_port=4566 + base_port - 8000, cognito_port=5001 + base_port - 8000,
+        state_dir=state_dir, run_dir=run_dir, mongo_db=mongo_db, persist=False, spa=False,
+    )
+    cloud = LocalCloud(settings)
+    cloud.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=cloud.supervise, args=(stop.is_set, tick), name="supervisor", daemon=True)
+    thread.start()
+    try:
+        yield cloud
+    finally:
+        stop.set()
+        thread.join(timeout=180)
+        cloud.stop(save=False)

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from infra.localcloud import LocalCloud
-from tests.integration.chaos import message_life_s, run_chaos, supervised_cloud
+from tests.integration.chaos import message_life_s, run_chaos
+from tests.integration.cloudclient import supervised_cloud
 
 # Start (~1 min) + burst (~40 s) + drain (~70 s: the killed batch and the poison wait out visibility
 # timeouts); a run that has to wait for its whole bound takes about 5 minutes before it fails.

@@ -19,9 +19,9 @@ from typing import Any, Self
 import pytest
 import requests
 
-from infra.localcloud import LocalCloud, Settings
+from infra.localcloud import LocalCloud
 from tests.fundus import encode, make_fundus
-from tests.integration.cloudclient import ApiClient
+from tests.integration.cloudclient import ApiClient, supervised_cloud
 
 # Each test's own work stays well under 2 minutes; the first also pays for the cloud's start.
 pytestmark = pytest.mark.timeout(420)
@@ -31,23 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     base = int(os.environ.get("TEST_RESILIENCE_BASE_PORT", "8300"))
-    settings = Settings.from_env(
-        api_port=base, spa_port=base + 80, mongo_port=27017 + base - 8000, localstack_port=4566 + base - 8000,
-        cognito_port=5001 + base - 8000,
-        state_dir=tmp_path_factory.mktemp("resilience-state"), run_dir=ROOT / ".run" / "test-resilience",
-        mongo_db="papila_resilience", persist=False, spa=False,
-    )
-    cloud = LocalCloud(settings)
-    cloud.start()
-    stop = threading.Event()
-    thread = threading.Thread(target=cloud.supervise, args=(stop.is_set, 0.25), name="supervisor", daemon=True)
-    thread.start()
-    try:
+    with supervised_cloud(base, tmp_path_factory.mktemp("resilience-state"), ROOT / ".run" / "test-resilience",
+                          "papila_resilience") as cloud:
         yield cloud
-    finally:
-        stop.set()
-        thread.join(timeout=180)
-        cloud.stop(save=False)
 
 
 @pytest.fixture
