@@ -155,7 +155,7 @@ def memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
-SERVICES = ("runner", "api", "localstack", "mongo", "cognito", "spa")
+SERVICES = ("runner", "export-runner", "api", "localstack", "mongo", "cognito", "spa")
 
 
 def service_pids(run_dir: Path) -> dict[str, int]:

@@ -1,4 +1,5 @@
 """Inference Lambda (container image): SQS batch of S3 ObjectCreated events in, batchItemFailures out.
+It only screens: dataset exports have their own queue and function (export_fn/).
 
 The model and the clients load once per container, at import, outside the handler."""
 
@@ -13,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from papila import config
+from papila import config, lambda_events
 from papila.config import Settings
 from papila.model import card as model_card
 from papila.model import runtime
@@ -40,7 +41,7 @@ PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> None:
-    WORKER.handle_sqs_record(record.raw_event)
+    lambda_events.screen_record(WORKER, record)
 
 
 def lease_seconds(context: object) -> int:

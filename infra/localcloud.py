@@ -60,12 +60,19 @@ RESTART_FIRST_S = 1.0
 RESTART_CAP_S = 30.0
 RESTART_HEALTHY_S = 60.0
 # Which service watches come first: the stores before what depends on them.
-_WATCH_ORDER = ("localstack", "mongo", "cognito", "runner", "api", "spa")
+_WATCH_ORDER = ("localstack", "mongo", "cognito", "runner", "export-runner", "api", "spa")
+# The local Lambda runners: one per function with an SQS event, each on its own queue (template.yaml):
+# service name -> (the function's logical id, the environment variable holding its queue's URL).
+RUNNERS = {
+    "runner": ("InferenceFunction", "INFERENCE_QUEUE_URL"),
+    "export-runner": ("ExportFunction", "EXPORT_QUEUE_URL"),
+}
 # What each service's command line contains: pid files are trusted only for these processes.
 _SIGNATURES = {
     "spa": "infra.spa_server",
     "api": "chalice",
     "runner": "infra.lambda_runner",
+    "export-runner": "infra.lambda_runner",
     "localstack": "localstack.runtime.main",
     "mongo": "secantusd-py",
     "cognito": "moto_server",
@@ -143,6 +150,13 @@ class Outputs:
     queue_url: str
     dlq_url: str
     queue_arn: str
+    export_queue_url: str = ""
+    export_dlq_url: str = ""
+
+    def queues(self) -> dict[str, str]:
+        """Every queue of the stack by the name its saved messages go under (`make down` / `make up`)."""
+        return {"queue": self.queue_url, "dlq": self.dlq_url,
+                "export-queue": self.export_queue_url, "export-dlq": self.export_dlq_url}
 
 
 class StartError(RuntimeError):
@@ -212,6 +226,8 @@ class LocalCloud:
             "UPLOADS_BUCKET": o.bucket,
             "INFERENCE_QUEUE_URL": o.queue_url,
             "INFERENCE_DLQ_URL": o.dlq_url,
+            "EXPORT_QUEUE_URL": o.export_queue_url,
+            "EXPORT_DLQ_URL": o.export_dlq_url,
             "MONGODB_URI": self._mongo_uri_from_secret(),
             "MONGODB_DB": s.mongo_db,
             "MAX_RECEIVE_COUNT": str(s.max_receive_count),
@@ -352,10 +368,12 @@ class LocalCloud:
                 self._state_marker.write_text("restored")
             self.admin_pool = cognito.ensure_local(self)
             self._write_env_file()
-            self._start_runner()
+            for runner in RUNNERS:
+                self._start_runner(runner)
             self._start_api()
             self._wait_api()
-            self._wait_runner()
+            for runner in RUNNERS:
+                self._wait_runner(runner)
             if s.spa:
                 self.start_spa()
         except BaseException:
@@ -418,8 +436,8 @@ class LocalCloud:
     def _wait_api(self, timeout: float = 90) -> None:
         self._wait("api", lambda: _http_get(f"{self.settings.api_url}/api/health")[0] == 200, timeout)
 
-    def _wait_runner(self, timeout: float = 120) -> None:
-        self._wait("runner", lambda: (self.run_dir / "runner.ready").exists(), timeout)
+    def _wait_runner(self, name: str = "runner", timeout: float = 120) -> None:
+        self._wait(name, lambda: (self.run_dir / f"{name}.ready").exists(), timeout)
 
     def _wait(self, name: str, check: Any, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -480,6 +498,8 @@ class LocalCloud:
             queue_url=out["InferenceQueueUrl"],
             dlq_url=out["InferenceDeadLetterQueueUrl"],
             queue_arn=out["InferenceQueueArn"],
+            export_queue_url=out["ExportQueueUrl"],
+            export_dlq_url=out["ExportDeadLetterQueueUrl"],
         )
         return self.outputs
 
@@ -508,11 +528,16 @@ class LocalCloud:
             "MongoDbName": s.mongo_db,
         }
 
-    def _start_runner(self) -> None:
-        (self.run_dir / "runner.ready").unlink(missing_ok=True)
-        argv = [str(VENV_PY), "-m", "infra.lambda_runner", "--ready-file", str(self.run_dir / "runner.ready")]
-        argv += [f"--parameter={name}={value}" for name, value in self.stack_parameters().items()]
-        self._spawn("runner", argv, self._child_env(self.service_env()))
+    def _start_runner(self, name: str = "runner") -> None:
+        """One local Lambda runner (RUNNERS): the function's handler on its own queue."""
+        function, queue_var = RUNNERS[name]
+        env = self.service_env()
+        ready = self.run_dir / f"{name}.ready"
+        ready.unlink(missing_ok=True)
+        argv = [str(VENV_PY), "-m", "infra.lambda_runner", "--function", function, "--queue-url", env[queue_var],
+                "--ready-file", str(ready)]
+        argv += [f"--parameter={key}={value}" for key, value in self.stack_parameters().items()]
+        self._spawn(name, argv, self._child_env(env))
 
     def _start_api(self) -> None:
         chalice = ROOT / ".venv" / "bin" / "chalice"
@@ -636,8 +661,8 @@ class LocalCloud:
             self._start_mongo()  # the same data folder: what was acknowledged is on disk (--sync-on-commit)
         elif name == "cognito":
             self._restart_cognito()
-        elif name == "runner":
-            self._start_runner()
+        elif name in RUNNERS:
+            self._start_runner(name)
         elif name == "api":
             self._start_api()
         elif name == "spa":
@@ -653,7 +678,7 @@ class LocalCloud:
         `make up`; without persistence, every object)."""
         # The new bucket starts empty: never mirror it over .localdata/s3 before it is restored.
         self._state_marker.unlink(missing_ok=True)
-        dependants = [n for n in ("runner", "api") if n in self._wanted]
+        dependants = [n for n in (*RUNNERS, "api") if n in self._wanted]
         for name in dependants:
             self._stop(name, 10)
         self._wanted.update(dependants)  # still wanted, should what follows fail: retried with back-off
@@ -674,7 +699,10 @@ class LocalCloud:
             self._wanted.discard(name)
             self._due.pop(name, None)
             self._backoff.pop(name, None)
-            (self._start_runner if name == "runner" else self._start_api)()
+            if name in RUNNERS:
+                self._start_runner(name)
+            else:
+                self._start_api()
         _log(f"LocalStack started again: template deployed, bucket {self.outputs.bucket}"  # type: ignore[union-attr]
              + (", state restored from the mirror" if self.settings.persist else ""))
 
@@ -706,7 +734,8 @@ class LocalCloud:
             return
         self._stop("spa", 5)
         self._stop("api", 10)
-        self._stop("runner", 60)  # finishes the batch in hand
+        for runner in RUNNERS:
+            self._stop(runner, 60)  # finishes the batch in hand
         self._stop("cognito", 5)
         # Mirror only a bucket that was fully restored: a half-restored one would erase the mirror.
         if save and self.settings.persist and self._state_marker.exists() and self.alive("localstack"):
@@ -718,7 +747,8 @@ class LocalCloud:
                 _log(f"could not mirror S3/SQS state: {type(exc).__name__}: {exc}")
         self._stop("localstack", 20)
         self._stop("mongo", 20)
-        (self.run_dir / "runner.ready").unlink(missing_ok=True)
+        for runner in RUNNERS:
+            (self.run_dir / f"{runner}.ready").unlink(missing_ok=True)
         self._state_marker.unlink(missing_ok=True)
         (self.run_dir / "owner.pid").unlink(missing_ok=True)
 
@@ -728,7 +758,8 @@ class LocalCloud:
         env = dict(line.split("=", 1) for line in self.env_file.read_text().splitlines() if "=" in line)
         arn = self.client("sqs").get_queue_attributes(QueueUrl=env["INFERENCE_QUEUE_URL"], AttributeNames=["QueueArn"])
         self.outputs = Outputs(env["UPLOADS_BUCKET"], env["INFERENCE_QUEUE_URL"], env["INFERENCE_DLQ_URL"],
-                               arn["Attributes"]["QueueArn"])
+                               arn["Attributes"]["QueueArn"], env.get("EXPORT_QUEUE_URL", ""),
+                               env.get("EXPORT_DLQ_URL", ""))
 
     # ------------------------------------------------------------------ persistence
     @property
@@ -776,7 +807,9 @@ class LocalCloud:
         sqs = self.client("sqs")
         out = self.settings.state_dir / "sqs"
         out.mkdir(parents=True, exist_ok=True)
-        for name, url in (("queue", self.outputs.queue_url), ("dlq", self.outputs.dlq_url)):
+        for name, url in self.outputs.queues().items():
+            if not url:
+                continue
             attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
             in_flight = int(attrs["Attributes"].get("ApproximateNumberOfMessagesNotVisible", 0))
             # Failed attempts are invisible until their visibility timeout ends: wait for them once.
@@ -820,7 +853,7 @@ class LocalCloud:
             _log(f"restored {len(restored)} object(s) into s3://{bucket}")
         self._erase_orphans(restored)
         sqs = self.client("sqs")
-        for name, url in (("queue", self.outputs.queue_url), ("dlq", self.outputs.dlq_url)):
+        for name, url in self.outputs.queues().items():
             path = self.settings.state_dir / "sqs" / f"{name}.json"
             saved = json.loads(path.read_text()) if path.exists() else []
             for i in range(0, len(saved), 10):

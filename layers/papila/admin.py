@@ -25,7 +25,7 @@ from papila.records import Status, is_valid_id, iso, jsonable
 from papila.reply import Reply
 from papila.retention import erase_screening
 from papila.schemas import parse_object, present
-from papila.storage import ImageBucket, _sqs
+from papila.storage import ImageBucket
 from papila.store import ScreeningStore
 
 log = logging.getLogger("papila.admin")
@@ -350,15 +350,14 @@ class AdminService:
 
     def create_export(self, raw: bytes | None, who: Principal) -> Reply:
         req = ExportRequest.model_validate(parse_object(raw, allow_empty=True))
-        if not self.settings.inference_queue_url:
+        if not self.settings.export_queue_url:
             raise ApiError(503, "export_unavailable", "Exports are not configured on this server (no queue).")
         record = self.exports.create(req.filters(), who.actor())
         self.audit.record(who.actor(), Action.EXPORT, export_id=record["_id"],
                           details={"filters": jsonable(req.filters())})
         try:
-            # The work runs in the inference function (papila.export): the API only hands it off.
-            _sqs().send_message(QueueUrl=self.settings.inference_queue_url,
-                                MessageBody=exports_mod.step_message(record["_id"]))
+            # The work runs in the export function (its own queue; papila.export): the API only hands it off.
+            exports_mod.send_step(self.settings.export_queue_url, record["_id"])
         except Exception:
             self.exports.fail(record["_id"], "export_not_started", "The export could not be started; try again.")
             raise

@@ -41,6 +41,7 @@ class Settings:
     max_receive_count: int
     presign_expires: int
     function_timeout: int | None = None  # seconds; None: not given, the Lambda context's remaining time stands in
+    export_queue_url: str = ""  # the dataset exports' own queue; empty: exports are not offered (503)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,4 +55,5 @@ class Settings:
             max_receive_count=int(env.get("MAX_RECEIVE_COUNT", "3")),
             presign_expires=int(env.get("PRESIGN_EXPIRES", "900")),
             function_timeout=int(env["FUNCTION_TIMEOUT"]) if env.get("FUNCTION_TIMEOUT") else None,
+            export_queue_url=env.get("EXPORT_QUEUE_URL", ""),
         )

@@ -17,9 +17,10 @@ trainer group its folds by person, and `camera` (as the feedback gave it) is the
 metrics; either is an empty string when the feedback did not give it. A trainer that reads only the
 `glaucoma/` and `normal/` folders ignores the csv.
 
-How it runs, asynchronously and in bounded steps. The API records the export (`queued`) and sends
-`{"papila_export": "<id>"}` to the inference queue; the inference function's worker (`worker.py`)
-hands such a message here, so AWS and the local Lambda runner drive exports the same way. A step
+How it runs, asynchronously and in bounded steps, on its own queue and function (template.yaml:
+ExportQueue, ExportFunction; export_fn/exports.py), never in the inference function. The API records
+the export (`queued`) and sends `{"papila_export": "<id>"}` to the export queue (EXPORT_QUEUE_URL); the
+export function hands each such message here, in AWS and under the local Lambda runner alike. A step
 appends screenings, oldest first, to an S3 multipart upload, one part (>= 5 MiB, S3's minimum) at a
 time, and saves its progress in the export record after each part with a conditional update; when
 its time budget (EXPORT_STEP_SECONDS) is spent it sends the next message and returns. So an export of
@@ -51,7 +52,7 @@ from pymongo.database import Database
 
 from papila import keys
 from papila.records import is_valid_id, new_id, now
-from papila.storage import ImageBucket
+from papila.storage import ImageBucket, WorkQueue
 
 log = logging.getLogger("papila.export")
 
@@ -61,7 +62,11 @@ EXPORTS_PREFIX = "exports/"
 MIB = 1024 * 1024
 S3_MIN_PART = 5 * MIB
 DEFAULT_PART_MB = 16
-DEFAULT_STEP_SECONDS = 10.0
+DEFAULT_STEP_SECONDS = 20.0
+# The export function's timing (template.yaml: ExportFunction's Timeout, ExportQueue's VisibilityTimeout;
+# tests/integration/test_template.py keeps them equal): what bounds a step's message's life.
+FUNCTION_TIMEOUT_S = 60
+QUEUE_VISIBILITY_S = 360
 MESSAGE_KEY = "papila_export"
 # Feedback metadata fields an export carries: the contract's metadata less free text.
 EXPORTED_METADATA = ("subject_id", "age", "sex", "eye", "iop_mmhg", "cdr", "family_history", "camera")
@@ -187,14 +192,26 @@ class Exports:
     def get(self, export_id: str) -> dict[str, Any] | None:
         return self.col.find_one({"_id": export_id})
 
-    def fail(self, export_id: str, code: str, message: str) -> dict[str, Any] | None:
+    def stalled(self, before: datetime, limit: int) -> list[dict[str, Any]]:
+        """Exports still queued or running whose last progress is older than `before`."""
+        return list(self.col.find({"status": {"$in": [str(ExportStatus.QUEUED), str(ExportStatus.RUNNING)]},
+                                   "updated_at": {"$lt": before}}, {"_id": 1, "updated_at": 1}).limit(limit))
+
+    def fail(self, export_id: str, code: str, message: str, *,
+             unchanged_since: datetime | None = None) -> dict[str, Any] | None:
+        """End a queued or running export `failed` (`unchanged_since`: only if no step saved since)."""
+        where: dict[str, Any] = {"_id": export_id,
+                                 "status": {"$in": [str(ExportStatus.QUEUED), str(ExportStatus.RUNNING)]}}
+        if unchanged_since is not None:
+            where["updated_at"] = unchanged_since
         record = self.col.find_one_and_update(
-            {"_id": export_id, "status": {"$in": [str(ExportStatus.QUEUED), str(ExportStatus.RUNNING)]}},
+            where,
             {"$set": {"status": str(ExportStatus.FAILED), "updated_at": now(),
                       "error": {"code": code, "message": message}}},
             return_document=ReturnDocument.AFTER,
         )
-        self.items.delete_many({"export_id": export_id})
+        if record is not None:
+            self.items.delete_many({"export_id": export_id})
         return record
 
 
@@ -493,17 +510,15 @@ def _directory_offsets() -> list[tuple[str, int]]:
     return out
 
 
-# ---------------------------------------------------------------- message entry point (the worker)
+# ---------------------------------------------------------------- message entry point (the export function)
 
 
 def send_step(queue_url: str, export_id: str) -> None:
-    from papila.storage import _sqs
-
-    _sqs().send_message(QueueUrl=queue_url, MessageBody=step_message(export_id))
+    WorkQueue(queue_url).send(step_message(export_id))
 
 
 def builder_from_env(db: Database, bucket: ImageBucket, queue_url: str | None = None) -> ExportBuilder:
-    url = queue_url if queue_url is not None else os.environ.get("INFERENCE_QUEUE_URL", "")
+    url = queue_url if queue_url is not None else os.environ.get("EXPORT_QUEUE_URL", "")
     part_mb = max(int(os.environ.get("EXPORT_PART_MB", DEFAULT_PART_MB)), S3_MIN_PART // MIB)
     return ExportBuilder(
         Exports(db), db["screenings"], bucket,
@@ -511,10 +526,6 @@ def builder_from_env(db: Database, bucket: ImageBucket, queue_url: str | None = 
         part_bytes=part_mb * MIB,
         step_seconds=float(os.environ.get("EXPORT_STEP_SECONDS", DEFAULT_STEP_SECONDS)),
     )
-
-
-def is_step_message(body: Any) -> bool:
-    return isinstance(body, dict) and MESSAGE_KEY in body
 
 
 def handle_message(body: dict[str, Any], builder: ExportBuilder, *, final_attempt: bool = False) -> None:

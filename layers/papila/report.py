@@ -439,12 +439,9 @@ def gather_images(bucket: Any, record: dict[str, Any]) -> dict[str, bytes]:
         wanted.pop("heatmap")
     images: dict[str, bytes] = {}
     for name, key in wanted.items():
-        if not key:
-            continue
-        try:
-            images[name] = bucket.get(key)
-        except bucket.client.exceptions.NoSuchKey:
-            continue
+        data = bucket.get_if_exists(key) if key else None
+        if data is not None:
+            images[name] = data
     return images
 
 

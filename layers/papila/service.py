@@ -48,7 +48,7 @@ from papila.schemas import (
     parse_object,
     present,
 )
-from papila.storage import ImageBucket, InferenceQueue
+from papila.storage import ImageBucket, WorkQueue
 from papila.store import ScreeningStore
 
 log = logging.getLogger("papila.api")
@@ -200,12 +200,12 @@ class ScreeningService:
         *,
         store: ScreeningStore | None = None,
         bucket: ImageBucket | None = None,
-        queue: InferenceQueue | None = None,
+        queue: WorkQueue | None = None,
     ) -> None:
         self.settings = settings
         self._store = store
         self.bucket = bucket or ImageBucket(settings.uploads_bucket)
-        self.queue = queue or InferenceQueue(settings.inference_queue_url)
+        self.queue = queue or WorkQueue(settings.inference_queue_url)
 
     @property
     def store(self) -> ScreeningStore:

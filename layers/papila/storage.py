@@ -41,6 +41,12 @@ class ImageBucket:
     def get(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
+    def get_if_exists(self, key: str) -> bytes | None:
+        try:
+            return self.get(key)
+        except self.client.exceptions.NoSuchKey:
+            return None
+
     def get_with_etag(self, key: str) -> tuple[bytes, str, dict[str, str]]:
         """The object's bytes, the ETag of exactly those bytes (one GET, no race with a later write) and
         its user metadata (`x-amz-meta-*`)."""
@@ -123,9 +129,14 @@ class ImageBucket:
         self.client.head_bucket(Bucket=self.bucket)
 
 
-class InferenceQueue:
+class WorkQueue:
+    """One SQS queue of work (the inference queue, the export queue)."""
+
     def __init__(self, url: str) -> None:
         self.url = url
+
+    def send(self, body: str) -> None:
+        _sqs().send_message(QueueUrl=self.url, MessageBody=body)
 
     def ping(self) -> None:
         _sqs().get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])

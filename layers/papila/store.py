@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo import DESCENDING, MongoClient, ReturnDocument
 from pymongo.collection import Collection
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from papila.records import FROM_STATES, Status, now
@@ -20,13 +21,18 @@ def _client(uri: str) -> MongoClient:
     return MongoClient(uri, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, tz_aware=True)
 
 
+def database(uri: str, name: str) -> Database:
+    """The container's database handle (its other collections: exports, audit)."""
+    return _client(uri)[name]
+
+
 class ScreeningStore:
     def __init__(self, collection: Collection) -> None:
         self.col = collection
 
     @classmethod
     def connect(cls, uri: str, db: str) -> ScreeningStore:
-        store = cls(_client(uri)[db]["screenings"])
+        store = cls(database(uri, db)["screenings"])
         store.ensure_indexes()
         return store
 

@@ -7,6 +7,9 @@ lives `presign_expires`. A record still in such a state past that bound (plus a 
 will never be moved by anyone else, so it is moved to `failed` here with the reason, as one conditional
 update that also checks the record did not change meanwhile. Repeats change nothing.
 
+Dataset exports are bounded the same way: one still `queued` or `running` whose last saved step is older
+than its step messages' life on the export queue (papila.export's timing) ends `failed` (`export_stalled`).
+
 It also cleans orphaned objects: anything under `uploads/<id>/` or `results/<id>/` older than the longest
 bound whose screening has no record (a create whose record write failed after its upload form was used,
 a record erased while a late upload arrived) is deleted, so no photo outlives its record.
@@ -25,8 +28,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from papila import config, keys
+from papila.export import FUNCTION_TIMEOUT_S, QUEUE_VISIBILITY_S, Exports
 from papila.records import Status, now
-from papila.store import ScreeningStore
+from papila.store import ScreeningStore, database
 
 log = logging.getLogger("papila.sweeper")
 
@@ -141,6 +145,22 @@ def sweep_orphans(store: ScreeningStore, objects: ObjectStore, bounds: Bounds, *
     return deleted
 
 
+def export_bound(max_receive_count: int, grace_s: int = DEFAULT_GRACE_S) -> timedelta:
+    """How long an export may go without a saved step: its step message's whole life on the export queue."""
+    return timedelta(seconds=max_receive_count * (QUEUE_VISIBILITY_S + FUNCTION_TIMEOUT_S) + grace_s)
+
+
+def sweep_exports(exports: Exports, bound: timedelta, *, at: datetime | None = None, limit: int = DEFAULT_LIMIT) -> int:
+    """End exports stalled past `bound` `failed` (their step message was lost or dead-lettered); how many."""
+    moved = 0
+    for doc in exports.stalled((at or now()) - bound, limit):
+        if exports.fail(doc["_id"], "export_stalled", "The export stopped making progress; start a new one.",
+                        unchanged_since=doc["updated_at"]) is not None:
+            moved += 1
+            log.warning("export %s stalled; marked failed", doc["_id"])
+    return moved
+
+
 def sweep_from_env(env: Mapping[str, str] | None = None, objects: ObjectStore | None = None) -> dict[str, int]:
     """Both sweeps, configured from the environment; `objects`: the uploads bucket (default: the
     container's S3 client on UPLOADS_BUCKET)."""
@@ -150,5 +170,8 @@ def sweep_from_env(env: Mapping[str, str] | None = None, objects: ObjectStore | 
     store = ScreeningStore.connect(settings.mongodb_uri, settings.mongodb_db)
     bounds = Bounds.from_env(env)
     moved = sweep(store, bounds)
+    grace = int((env if env is not None else os.environ).get("SWEEP_GRACE_S") or DEFAULT_GRACE_S)
+    exports = Exports(database(settings.mongodb_uri, settings.mongodb_db))
+    moved["exports"] = sweep_exports(exports, export_bound(settings.max_receive_count, grace))
     moved["orphaned_objects"] = sweep_orphans(store, objects or ImageBucket(settings.uploads_bucket), bounds)
     return moved

@@ -1,15 +1,15 @@
-"""The inference function's work for one SQS record carrying S3 ObjectCreated events (adapter: S3 +
-MongoDB around the AWS-free pipeline). Raising means "retry this message"; SQS redrive does the rest."""
+"""The inference use case: one uploaded photo, from its S3 key to a terminal record (S3 + MongoDB around the
+AWS-free pipeline). The handler (inference_fn/handler.py) reads the SQS records with Powertools' data classes
+(papila.lambda_events) and hands each created key here. Raising means "retry this message"; SQS redrive
+does the rest."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from typing import Any
-from urllib.parse import unquote_plus
 
-from papila import export, imaging, keys, pipeline, quality
+from papila import imaging, keys, pipeline, quality
 from papila.records import TERMINAL, Status, now
 from papila.storage import ImageBucket
 from papila.store import ScreeningStore
@@ -26,22 +26,6 @@ class Worker:
                  *, max_receive_count: int = 3, lease_seconds: int = 60) -> None:
         self.store, self.bucket, self.model, self.card = store, bucket, model, card
         self.max_receive_count, self.lease_seconds = max_receive_count, lease_seconds
-
-    def handle_sqs_record(self, record: dict[str, Any]) -> None:
-        body = json.loads(record["body"])
-        if body.get("Event") == "s3:TestEvent":  # sent once when the notification is attached
-            return
-        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        final_attempt = receive_count >= self.max_receive_count
-        if export.is_step_message(body):  # {"papila_export": id}: a dataset-export step, sent by the admin API
-            builder = export.builder_from_env(self.store.col.database, self.bucket)
-            export.handle_message(body, builder, final_attempt=final_attempt)
-            return
-        for event in body.get("Records", []):
-            if not str(event.get("eventName", "")).startswith("ObjectCreated"):
-                continue
-            # AWS URL-encodes keys in events (spaces as '+'); moto and LocalStack differ: always unquote.
-            self.process(unquote_plus(event["s3"]["object"]["key"]), final_attempt=final_attempt)
 
     def process(self, key: str, *, final_attempt: bool = False) -> Status | None:
         screening_id = keys.screening_id_from_key(key)
@@ -177,9 +161,8 @@ class Worker:
         log.warning("screening %s: a second upload with the same form was refused and deleted", screening_id)
 
     def _strip_in_place(self, key: str, content_type: str) -> None:
-        try:
-            data = self.bucket.get(key)
-        except self.bucket.client.exceptions.NoSuchKey:
+        data = self.bucket.get_if_exists(key)
+        if data is None:
             return
         try:
             clean = imaging.strip_metadata(data)

@@ -1,8 +1,10 @@
 """Each function's image is tested with its own requirements (issue 13): a clean virtual environment gets
-only `inference_fn/requirements.txt`, a task root is laid out as inference_fn/Dockerfile lays it out
-(`papila/`, `handler.py`, the model files), and that interpreter runs the handler on real records: a
-screening's S3 event, then a dataset export's steps. A module the image lacks (pydantic, TensorFlow,
-scikit-learn) fails here, as it would in AWS, where the full dev environment of the other tests hides it.
+only the function's `requirements.txt`, its code is laid out as it is deployed, and that interpreter runs
+the handler on real records. The inference image (inference_fn/Dockerfile: `papila/`, `handler.py`, the
+model files in the task root) screens a screening's S3 event and only that; the export function (a zip,
+export_fn/, with the papila layer on its path as Lambda mounts /opt/python) builds a dataset export in
+steps. A module a function lacks (pydantic, TensorFlow, scikit-learn, numpy in the export function) fails
+here, as it would in AWS, where the full dev environment of the other tests hides it.
 
 AWS is moto's server and MongoDB an in-memory SecantusDB, both started here (the suite's local cloud
 would race its own runner for the same events). The environment is cached in .run/image-venvs by the
@@ -84,6 +86,17 @@ def inference_image(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
+def export_function(tmp_path_factory) -> tuple[Path, Path]:
+    """(the function's python, its code folder): export_fn/ as the zip, layers/ as the layer (/opt/python)."""
+    venv = image_venv(ROOT / "export_fn" / "requirements.txt")
+    task = tmp_path_factory.mktemp("export-task")
+    shutil.copy(ROOT / "export_fn" / "exports.py", task / "exports.py")
+    layer = task / "opt-python"
+    shutil.copytree(ROOT / "layers" / "papila", layer / "papila", ignore=shutil.ignore_patterns("__pycache__"))
+    return venv / "bin" / "python", task
+
+
+@pytest.fixture(scope="module")
 def services(tmp_path_factory) -> Any:
     """moto's server (S3, SQS) and an in-memory SecantusDB, on free ports."""
     aws_port, db_port = _free_port(), _free_port()
@@ -103,8 +116,9 @@ def services(tmp_path_factory) -> Any:
         sqs = boto3.client("sqs", endpoint_url=endpoint, **creds)
         s3.create_bucket(Bucket=BUCKET)
         queue = sqs.create_queue(QueueName="papila-image-test")["QueueUrl"]
+        export_queue = sqs.create_queue(QueueName="papila-image-test-exports")["QueueUrl"]
         mongo = MongoClient(f"mongodb://127.0.0.1:{db_port}", tz_aware=True)[DB]
-        yield {"endpoint": endpoint, "s3": s3, "sqs": sqs, "queue": queue, "mongo": mongo,
+        yield {"endpoint": endpoint, "s3": s3, "sqs": sqs, "queue": queue, "export_queue": export_queue, "mongo": mongo,
                "mongo_uri": f"mongodb://127.0.0.1:{db_port}"}
     finally:
         for proc in (moto, db):
@@ -112,8 +126,9 @@ def services(tmp_path_factory) -> Any:
             proc.wait(timeout=15)
 
 
-def run_handler(python: Path, task: Path, services: dict[str, Any], bodies: list[str]) -> dict[str, Any]:
-    """The image's interpreter runs handler.handler on one SQS batch, as Lambda would."""
+def run_handler(python: Path, task: Path, services: dict[str, Any], bodies: list[str], *,
+                handler: str = "handler", pythonpath: Path | None = None) -> dict[str, Any]:
+    """The function's interpreter runs `<handler>.handler` on one SQS batch, as Lambda would."""
     event = {"Records": [{
         "messageId": str(uuid.uuid4()), "receiptHandle": "rh", "body": body,
         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "test",
@@ -121,7 +136,7 @@ def run_handler(python: Path, task: Path, services: dict[str, Any], bodies: list
         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:papila-image-test", "awsRegion": "us-east-1",
     } for body in bodies]}
-    script = ("import json, sys, handler\n"
+    script = (f"import json, sys\nimport {handler} as handler\n"
               "class Context:\n"
               "    function_name = 'InferenceFunction'\n"
               "    def get_remaining_time_in_millis(self): return 30000\n"
@@ -129,22 +144,18 @@ def run_handler(python: Path, task: Path, services: dict[str, Any], bodies: list
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
            "AWS_ENDPOINT_URL": services["endpoint"], "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
            "AWS_DEFAULT_REGION": "us-east-1", "UPLOADS_BUCKET": BUCKET, "INFERENCE_QUEUE_URL": services["queue"],
+           "EXPORT_QUEUE_URL": services["export_queue"],
            "MONGODB_URI": services["mongo_uri"], "MONGODB_DB": DB, "FUNCTION_TIMEOUT": "30",
            "MAX_RECEIVE_COUNT": "3", "MODEL_PATH": str(task / "opt-model" / "papila_vgg19_int8.tflite"),
-           "POWERTOOLS_SERVICE_NAME": "papila"}
+           "POWERTOOLS_SERVICE_NAME": "papila", **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
     done = subprocess.run([str(python), "-c", script], cwd=task, env=env, input=json.dumps(event),
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_the_inference_image_screens_a_photo_and_builds_an_export_with_only_its_requirements(
-        inference_image: tuple[Path, Path], services: dict[str, Any]) -> None:
+def _screening(services: dict[str, Any]) -> tuple[str, str, bytes]:
     from papila import keys, records
-
-    python, task = inference_image
-    imports = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, timeout=60, check=False)
-    assert imports.returncode != 0, "the image's environment must not have TensorFlow"
 
     sid = records.new_id()
     key = keys.original_key(sid, "jpg")
@@ -153,13 +164,44 @@ def test_the_inference_image_screens_a_photo_and_builds_an_export_with_only_its_
         screening_id=sid, filename="eye.jpg", content_type="image/jpeg", original_key=key,
         status=records.Status.AWAITING_UPLOAD, crop=None, consent={"accepted": True}, size=len(photo)))
     services["s3"].put_object(Bucket=BUCKET, Key=key, Body=photo, ContentType="image/jpeg")
+    return sid, key, photo
 
+
+def test_the_inference_image_screens_a_photo_with_only_its_requirements(
+        inference_image: tuple[Path, Path], services: dict[str, Any]) -> None:
+    from papila import records
+
+    python, task = inference_image
+    imports = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, timeout=60, check=False)
+    assert imports.returncode != 0, "the image's environment must not have TensorFlow"
+
+    sid, key, photo = _screening(services)
     assert run_handler(python, task, services, [s3_event(BUCKET, key, len(photo))]) == {"batchItemFailures": []}
     record = services["mongo"].screenings.find_one({"_id": sid})
     assert record["status"] == "done", record.get("error")
     assert 0.0 <= record["result"]["probability_glaucoma"] <= 1.0
 
-    # A dataset export's steps run in the same function (its queue message is `{"papila_export": id}`).
+    # It only screens: an export step that strayed onto its queue is let go, and builds nothing.
+    stray = records.new_id()
+    services["mongo"].exports.insert_one({"_id": stray, "status": "queued"})
+    assert run_handler(python, task, services, [json.dumps({"papila_export": stray})]) == {"batchItemFailures": []}
+    assert services["mongo"].exports.find_one({"_id": stray})["status"] == "queued"
+
+
+def test_the_export_function_builds_an_export_in_steps_with_only_its_requirements(
+        export_function: tuple[Path, Path], services: dict[str, Any]) -> None:
+    from papila import keys, records
+
+    python, task = export_function
+    for module in ("numpy", "PIL", "pydantic", "tensorflow"):
+        imports = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, timeout=60, check=False)
+        assert imports.returncode != 0, f"the export function's environment must not have {module}"
+
+    sid, _key, photo = _screening(services)  # as the inference function leaves it: done, crop stored
+    services["s3"].put_object(Bucket=BUCKET, Key=keys.crop_key(sid), Body=photo, ContentType="image/png")
+    services["mongo"].screenings.update_one({"_id": sid}, {"$set": {"status": "done", "result": {
+        "probability_glaucoma": 0.7, "label": "glaucoma", "model_version": "test"}}})
+    run = {"handler": "exports", "pythonpath": task / "opt-python"}
     services["mongo"].screenings.update_one({"_id": sid}, {"$set": {"feedback": {
         "diagnosis_correct": True, "true_label": "glaucoma", "metadata": {"subject_id": "s-1"},
         "given_at": records.now()}}})
@@ -170,10 +212,10 @@ def test_the_inference_image_screens_a_photo_and_builds_an_export_with_only_its_
                                           "counts": {"screenings": 0, "glaucoma": 0, "normal": 0}})
     bodies = [json.dumps({"papila_export": export_id})]
     for _ in range(10):  # each step may hand the next one to the queue
-        assert run_handler(python, task, services, bodies) == {"batchItemFailures": []}
+        assert run_handler(python, task, services, bodies, **run) == {"batchItemFailures": []}
         if services["mongo"].exports.find_one({"_id": export_id})["status"] in ("done", "failed"):
             break
-        messages = services["sqs"].receive_message(QueueUrl=services["queue"], MaxNumberOfMessages=10,
+        messages = services["sqs"].receive_message(QueueUrl=services["export_queue"], MaxNumberOfMessages=10,
                                                    WaitTimeSeconds=1).get("Messages", [])
         bodies = [m["Body"] for m in messages]
         assert bodies, "the export is unfinished and no next step was queued"

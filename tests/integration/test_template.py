@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from papila import export
 
 from infra import cfn
 from infra.lambda_runner import function_spec
@@ -87,8 +88,9 @@ def test_functions_are_switched_off_by_one_condition(template: dict[str, Any]) -
     """DeployFunctions=false leaves exactly the infrastructure LocalStack runs: bucket, queues, policy."""
     resources = template["Resources"]
     always = {name for name, r in resources.items() if r.get("Condition") != "WithFunctions"}
-    assert always == {"UploadsBucket", "InferenceQueue", "InferenceDeadLetterQueue", "InferenceQueuePolicy"}
-    assert {"InferenceFunction", "ApiFunction", "PapilaLayer", "PapilaApi"} <= set(resources) - always
+    assert always == {"UploadsBucket", "InferenceQueue", "InferenceDeadLetterQueue", "InferenceQueuePolicy",
+                      "ExportQueue", "ExportDeadLetterQueue"}
+    assert {"InferenceFunction", "ExportFunction", "ApiFunction", "PapilaLayer", "PapilaApi"} <= set(resources) - always
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert "{{resolve:secretsmanager:" in env["MONGODB_URI"]["Fn::Sub"]
 
@@ -104,6 +106,31 @@ def test_the_runner_reads_the_sqs_event_as_lambda_would(template: dict[str, Any]
     assert (spec.code_dir / (spec.handler.rpartition(".")[0] + ".py")).exists(), spec
     # Deployed with other parameters (the local cloud's InferenceTimeout=5), the runner plays those.
     assert function_spec(template, "InferenceFunction", parameters={"InferenceTimeout": "5"}).timeout_s == 5
+
+
+def test_one_queue_per_job(template: dict[str, Any]) -> None:
+    """Exports have their own queue, DLQ and function; the inference function only screens (it may not
+    even send to a queue), and the API hands exports to the export queue only."""
+    resources = template["Resources"]
+    inference = resources["InferenceFunction"]["Properties"]
+    export_fn = resources["ExportFunction"]["Properties"]
+    assert not any("SQSSendMessagePolicy" in p for p in inference["Policies"] if isinstance(p, dict))
+    assert "INFERENCE_QUEUE_URL" not in inference["Environment"]["Variables"]
+    [steps] = export_fn["Events"].values()
+    assert steps["Type"] == "SQS" and steps["Properties"]["Queue"] == {"Fn::GetAtt": ["ExportQueue", "Arn"]}
+    assert export_fn["Environment"]["Variables"]["EXPORT_QUEUE_URL"] == {"Ref": "ExportQueue"}
+    redrive = resources["ExportQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["ExportDeadLetterQueue", "Arn"]}
+    # The event source's rule: visibility at least 6x the function's timeout; the sweeper bounds a stalled
+    # export with the same two numbers.
+    assert resources["ExportQueue"]["Properties"]["VisibilityTimeout"] >= 6 * export_fn["Timeout"]
+    assert export_fn["Timeout"] == export.FUNCTION_TIMEOUT_S
+    assert resources["ExportQueue"]["Properties"]["VisibilityTimeout"] == export.QUEUE_VISIBILITY_S
+    api_env = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert api_env["EXPORT_QUEUE_URL"] == {"Ref": "ExportQueue"}
+    spec = function_spec(template, "ExportFunction")
+    assert (spec.code_dir / (spec.handler.rpartition(".")[0] + ".py")).exists(), spec
+    assert spec.report_batch_item_failures and spec.max_concurrency == 2
 
 
 def test_every_chalice_route_has_an_api_gateway_resource(template: dict[str, Any]) -> None:

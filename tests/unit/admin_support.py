@@ -54,17 +54,19 @@ def objects_of(aws, screening_id: str) -> list[str]:
     return found
 
 
-def drain(aws) -> list[dict[str, Any]]:
-    """Every message waiting in the inference queue (deleted), as the Lambda event records they become."""
+def drain(aws, queue_url: str | None = None) -> list[dict[str, Any]]:
+    """Every message waiting in a queue (default: the export queue), deleted, as the Lambda event records
+    they become."""
+    url = queue_url or aws.export_queue_url
     out: list[dict[str, Any]] = []
     while True:
-        got = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+        got = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                       AttributeNames=["All"]).get("Messages", [])
         if not got:
             return out
         for m in got:
             out.append({"body": m["Body"], "attributes": m.get("Attributes", {})})
-            aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def bodies(records: list[dict[str, Any]]) -> list[Any]:

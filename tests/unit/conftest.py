@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "papila-unit-uploads"
 QUEUE = "papila-unit-inference"
+EXPORT_QUEUE = "papila-unit-exports"
 DB = "papila_unit"
 UUID_IN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -37,7 +38,7 @@ def mongo_uri():
 
 @pytest.fixture
 def aws(monkeypatch):
-    """moto's mock AWS with the uploads bucket and the inference queue; no endpoint override."""
+    """moto's mock AWS with the uploads bucket, the inference queue and the export queue; no endpoint override."""
     from moto import mock_aws
     from papila import storage
 
@@ -55,8 +56,10 @@ def aws(monkeypatch):
         sqs = boto3.client("sqs")
         url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         monkeypatch.setenv("UPLOADS_BUCKET", BUCKET)
+        export_url = sqs.create_queue(QueueName=EXPORT_QUEUE)["QueueUrl"]
         monkeypatch.setenv("INFERENCE_QUEUE_URL", url)
-        yield SimpleNamespace(s3=s3, sqs=sqs, queue_url=url, bucket=BUCKET)
+        monkeypatch.setenv("EXPORT_QUEUE_URL", export_url)
+        yield SimpleNamespace(s3=s3, sqs=sqs, queue_url=url, export_queue_url=export_url, bucket=BUCKET)
     storage._s3.cache_clear()
     storage._sqs.cache_clear()
 

@@ -233,6 +233,7 @@ def test_create_export_records_it_and_hands_it_to_the_queue(admin_api, aws):
     assert body["status"] == "queued" and r.headers["Location"] == f"/api/admin/exports/{body['id']}"
     assert body["filters"] == {"true_label": "glaucoma", "from": "2026-11-01T00:00:00.000Z"}
     assert bodies(drain(aws)) == [{"papila_export": body["id"]}]
+    assert drain(aws, aws.queue_url) == []  # never on the inference queue: exports have their own
     assert admin_api.db["audit"].find_one({"export_id": body["id"]})["action"] == "export"
     status = _ok(admin_api.api.get(f"/api/admin/exports/{body['id']}", headers=admin_api.headers))
     assert status["status"] == "queued" and "download_url" not in status
@@ -259,7 +260,7 @@ def test_export_unknown_and_malformed_ids(admin_api):
 
 
 def test_create_export_that_cannot_be_queued_is_marked_failed(admin_api, aws):
-    aws.sqs.delete_queue(QueueUrl=aws.queue_url)
+    aws.sqs.delete_queue(QueueUrl=aws.export_queue_url)
     r = admin_api.api.post("/api/admin/exports", {}, headers=admin_api.headers)
     assert r.status_code >= 500
     record = admin_api.db["exports"].find_one({})

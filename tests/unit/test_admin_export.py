@@ -13,17 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from papila import export as export_mod
 from papila.cli import main as papila
+from papila.lambda_events import export_record
 from papila.model.runtime import Prediction
 from papila.training.data import list_samples
-from papila.worker import Worker
 
 from tests.unit.admin_support import T0, drain, put_screening
 
 pytest_plugins = ["tests.unit.admin_fixtures"]
 
 ROOT = Path(__file__).resolve().parents[2]
+MAX_RECEIVE_COUNT = 3  # the redrive policy's maxReceiveCount
 REAL_MODEL = ROOT / "weights" / "papila_vgg19_int8.tflite"
 
 
@@ -37,21 +39,30 @@ def put(service, aws, images):
 
 @pytest.fixture
 def work(service, aws):
-    """Plays the inference function: every waiting message through the real worker, until none is left."""
-    worker = Worker(service.store, service.bucket, model=None, card={})  # an export needs no model
+    """Plays the export function: every waiting export message through its record handler, until none is left."""
 
     def run(max_rounds: int = 200) -> int:
+        builder = _function_builder(service)  # a cold start: reads the environment the test set
         handled = 0
         for _ in range(max_rounds):
             records = drain(aws)
             if not records:
                 return handled
             for record in records:
-                worker.handle_sqs_record(record)
+                export_record(builder, SQSRecord(record), MAX_RECEIVE_COUNT)
                 handled += 1
         raise AssertionError("the export never finished")
 
     return run
+
+
+def _function_builder(service) -> export_mod.ExportBuilder:
+    """The builder the export function makes at its cold start (export_fn/exports.py)."""
+    return export_mod.builder_from_env(service.store.col.database, service.bucket)
+
+
+def _sqs_record(body: dict, receive_count: int = 1) -> SQSRecord:
+    return SQSRecord({"body": json.dumps(body), "attributes": {"ApproximateReceiveCount": str(receive_count)}})
 
 
 def _export(admin_api, body=None) -> str:
@@ -303,8 +314,7 @@ def test_diverging_copies_of_a_part_fail_the_export_rather_than_corrupt_it(admin
     assert _builder(service, aws)._part(snapshot) is None
     with pytest.raises(export_mod.ExportConflict):
         _run_steps(builder, export_id, kicks)
-    worker = Worker(service.store, service.bucket, model=None, card={})
-    worker.handle_sqs_record({"body": json.dumps({"papila_export": export_id}), "attributes": {}})
+    export_record(_function_builder(service), _sqs_record({"papila_export": export_id}), MAX_RECEIVE_COUNT)
     record = admin_api.db["exports"].find_one({"_id": export_id})
     assert record["status"] == "failed" and record["error"]["code"] == "export_conflict"
     assert admin_api.db["export_items"].count_documents({"export_id": export_id}) == 0
@@ -361,24 +371,25 @@ def test_the_final_failed_attempt_marks_the_export_failed(admin_api, put, aws, s
     _labelled_set(put)
     export_id = _export(admin_api)
     [record] = drain(aws)
-    worker = Worker(service.store, service.bucket, model=None, card={})
+    builder = _function_builder(service)
     monkeypatch.setattr(export_mod.ExportBuilder, "_add", lambda *a, **k: (_ for _ in ()).throw(OSError("disk")))
     with pytest.raises(OSError):
-        worker.handle_sqs_record(record)  # first receive: retried by SQS, export still running
+        export_record(builder, SQSRecord(record), MAX_RECEIVE_COUNT)  # first receive: retried, still running
     assert _status(admin_api, export_id)["status"] == "running"
-    record["attributes"]["ApproximateReceiveCount"] = "3"
+    record["attributes"]["ApproximateReceiveCount"] = str(MAX_RECEIVE_COUNT)
     with pytest.raises(OSError):
-        worker.handle_sqs_record(record)
+        export_record(builder, SQSRecord(record), MAX_RECEIVE_COUNT)
     status = _status(admin_api, export_id)
     assert status["status"] == "failed" and status["error"]["code"] == "export_failed"
     assert "download_url" not in status
     assert aws.s3.list_multipart_uploads(Bucket=aws.bucket).get("Uploads", []) == []
 
 
-def test_a_malformed_export_message_is_dropped(service, aws):
-    worker = Worker(service.store, service.bucket, model=None, card={})
-    for body in ({"papila_export": "nope"}, {"papila_export": 42}):
-        worker.handle_sqs_record({"body": json.dumps(body), "attributes": {}})
+def test_a_malformed_export_message_is_dropped(service, aws, admin_api):
+    builder = _function_builder(service)
+    for body in ({"papila_export": "nope"}, {"papila_export": 42}, ["papila_export"], {"Records": []}):
+        export_record(builder, _sqs_record(body), MAX_RECEIVE_COUNT)
+    assert admin_api.db["exports"].count_documents({}) == 0 and drain(aws) == []
 
 
 def test_zip64_records_are_written_when_offsets_are_large(admin_api, put, work, aws, monkeypatch, tmp_path):

@@ -12,7 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from papila import config, keys, records
+from papila.lambda_events import screen_record
 from papila.records import Status
 from papila.worker import ScreeningBusy, Worker
 
@@ -58,15 +60,15 @@ def test_final_receive_meeting_a_live_lease_ends_the_screening_failed(store, buc
     worker = Worker(store, bucket, NoModel(), CARD, max_receive_count=3, lease_seconds=35)
     sid, key = _held_screening(store, 600)
     with pytest.raises(ScreeningBusy):  # a receive that is not the last leaves it for later
-        worker.handle_sqs_record(_sqs_record(key, 2))
+        screen_record(worker, SQSRecord(_sqs_record(key, 2)))
     assert store.get(sid)["status"] == "processing"
 
-    worker.handle_sqs_record(_sqs_record(key, 3))  # the last receive: the message goes, the record says why
+    screen_record(worker, SQSRecord(_sqs_record(key, 3)))  # the last receive: the message goes, the record says why
 
     rec = store.get(sid)
     assert rec["status"] == "failed" and rec["error"]["code"] == "processing_stalled" and rec["error"]["message"]
     assert "lease_until" not in rec
-    worker.handle_sqs_record(_sqs_record(key, 4))  # a later delivery (DLQ redrive) changes nothing
+    screen_record(worker, SQSRecord(_sqs_record(key, 4)))  # a later delivery (DLQ redrive) changes nothing
     assert store.get(sid) == rec
 
 
@@ -82,7 +84,7 @@ def test_a_receive_after_a_crash_takes_the_lease_over(store, bucket):
     # the message reappears `visibility` seconds after the crashed attempt claimed the screening
     store.col.update_one({"_id": sid}, {"$set": {"lease_until": records.now() - timedelta(seconds=visibility - lease)}})
     with pytest.raises(Exception) as raised:
-        worker.handle_sqs_record(_sqs_record(key, 2))
+        screen_record(worker, SQSRecord(_sqs_record(key, 2)))
     assert not isinstance(raised.value, ScreeningBusy)
     rec = store.get(sid)
     assert rec["status"] == "failed" and rec["attempt"] == 2 and rec["error"]["code"] == "processing_failed"

@@ -9,8 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from papila import config, keys, records
+from papila.export import Exports, ExportStatus
 from papila.records import Status
-from papila.sweeper import REASONS, Bounds, sweep
+from papila.sweeper import REASONS, Bounds, export_bound, sweep, sweep_exports
 
 from infra import cfn
 
@@ -100,7 +101,8 @@ def test_the_scheduled_function_runs_the_sweep(store, mongo_uri, monkeypatch, aw
         monkeypatch.setenv(name, value)
     sid = _record(store, Status.QUEUED, BOUNDS.queued + timedelta(seconds=1))
     result = getattr(module, func)({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
-    assert result == {"moved": {"awaiting_upload": 0, "queued": 1, "processing": 0, "orphaned_objects": 0}}
+    assert result == {"moved": {"awaiting_upload": 0, "queued": 1, "processing": 0, "exports": 0,
+                                "orphaned_objects": 0}}
     assert store.get(sid)["error"]["code"] == "processing_not_started"
 
 
@@ -125,7 +127,7 @@ def test_the_local_cloud_runs_the_same_sweep_on_its_own_timing(store, mongo_uri,
                     lease_until=records.now() - timedelta(minutes=1))
     young = _record(store, Status.PROCESSING, local.processing - timedelta(seconds=30),
                     lease_until=records.now() - timedelta(seconds=1))
-    assert cloud.sweep() == {"awaiting_upload": 0, "queued": 0, "processing": 1, "orphaned_objects": 0}
+    assert cloud.sweep() == {"awaiting_upload": 0, "queued": 0, "processing": 1, "exports": 0, "orphaned_objects": 0}
     assert store.get(stuck)["error"]["code"] == "processing_stalled"
     assert store.get(young)["status"] == "processing"
 
@@ -148,3 +150,28 @@ def test_orphaned_objects_go_once_older_than_the_longest_bound(store, bucket, aw
     left = sorted(key for key, _ in [*bucket.listing("uploads/"), *bucket.listing("results/"), *bucket.listing("exports/")])
     assert left == sorted([keys.original_key(kept, "jpg"), keys.crop_key(kept), "exports/some-export/part-0001.zip"])
     assert sweep_orphans(store, bucket, BOUNDS, at=later) == 0
+
+
+def test_exports_stalled_past_their_bound_end_failed(store):
+    """An export whose step message was lost (a LocalStack restart, the DLQ) would stay running forever."""
+    exports = Exports(store.col.database)
+    exports.col.delete_many({})
+    bound = export_bound(max_receive_count=3, grace_s=600)
+    assert bound == timedelta(seconds=3 * (360 + 60) + 600)  # the export queue's timing (template.yaml)
+    ids = {}
+    for name, status, age in (("stalled", ExportStatus.RUNNING, bound + timedelta(seconds=1)),
+                              ("lost_before_start", ExportStatus.QUEUED, bound + timedelta(seconds=1)),
+                              ("working", ExportStatus.RUNNING, bound - timedelta(seconds=60)),
+                              ("finished", ExportStatus.DONE, bound * 3)):
+        record = exports.create({}, {"sub": "admin"})
+        t = records.now() - age
+        exports.col.update_one({"_id": record["_id"]}, {"$set": {"status": str(status), "updated_at": t}})
+        exports.items.insert_one({"export_id": record["_id"], "seq": 1})
+        ids[name] = record["_id"]
+    assert sweep_exports(exports, bound) == 2
+    status = {name: exports.get(i)["status"] for name, i in ids.items()}
+    assert status == {"stalled": "failed", "lost_before_start": "failed", "working": "running", "finished": "done"}
+    assert exports.get(ids["stalled"])["error"]["code"] == "export_stalled"
+    assert exports.items.count_documents({"export_id": ids["stalled"]}) == 0
+    assert exports.items.count_documents({"export_id": ids["working"]}) == 1
+    assert sweep_exports(exports, bound) == 0  # repeats change nothing

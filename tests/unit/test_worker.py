@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 from papila import keys, records
+from papila.lambda_events import screen_record
 from papila.model.runtime import Prediction
 from papila.records import Status
 from papila.worker import ScreeningBusy, Worker
@@ -68,7 +70,7 @@ def test_upload_event_produces_result_crop_heatmap_and_a_clean_original(store, b
     worker = Worker(store, bucket, model, CARD)
     sid, key = _screening(store, bucket, _jpeg(make_fundus(1000, 800, (640, 400), seed=1)), Status.AWAITING_UPLOAD)
 
-    worker.handle_sqs_record(_sqs_record(key))
+    screen_record(worker, SQSRecord(_sqs_record(key)))
 
     rec = store.get(sid)
     assert rec["status"] == "done" and model.calls == 1
@@ -99,9 +101,9 @@ def test_repeated_event_changes_nothing(store, bucket):
     model = FixedModel()
     worker = Worker(store, bucket, model, CARD)
     sid, key = _screening(store, bucket, _jpeg(make_fundus(900, 700, (300, 350), seed=3), exif=False))
-    worker.handle_sqs_record(_sqs_record(key))
+    screen_record(worker, SQSRecord(_sqs_record(key)))
     first = store.get(sid)
-    worker.handle_sqs_record(_sqs_record(key))
+    screen_record(worker, SQSRecord(_sqs_record(key)))
     assert store.get(sid) == first and model.calls == 1
 
 
@@ -132,10 +134,10 @@ def test_failures_are_retried_then_marked_failed_on_the_final_attempt(store, buc
     sid, key = _screening(store, bucket, b"")  # the event names an object that is not there
     for receive in (1, 2):
         with pytest.raises(ClientError):
-            worker.handle_sqs_record(_sqs_record(key, receive))
+            screen_record(worker, SQSRecord(_sqs_record(key, receive)))
         assert store.get(sid)["status"] == "queued"
     with pytest.raises(ClientError):
-        worker.handle_sqs_record(_sqs_record(key, 3))
+        screen_record(worker, SQSRecord(_sqs_record(key, 3)))
     rec = store.get(sid)
     assert rec["status"] == "failed" and rec["error"]["code"] == "processing_failed" and rec["attempt"] == 3
 
@@ -153,7 +155,8 @@ def test_live_lease_means_busy_and_an_expired_one_is_taken_over(store, bucket):
 def test_test_events_other_keys_and_unknown_screenings_are_skipped(store, bucket):
     model = FixedModel()
     worker = Worker(store, bucket, model, CARD)
-    worker.handle_sqs_record({"body": json.dumps({"Event": "s3:TestEvent"}), "attributes": {}})
+    screen_record(worker, SQSRecord({"body": json.dumps({"Event": "s3:TestEvent"}),
+                                     "attributes": {"ApproximateReceiveCount": "1"}}))
     assert worker.process("results/x/crop.png") is None
     assert worker.process(keys.original_key(records.new_id(), "png")) is None
     assert model.calls == 0
@@ -163,7 +166,7 @@ def test_url_encoded_keys_are_unquoted(store, bucket):
     worker = Worker(store, bucket, FixedModel(), CARD)
     sid, key = _screening(store, bucket, _jpeg(make_fundus(900, 700, (600, 350), seed=5)))
     encoded = key.replace("/", "%2F")  # as some emulators send it
-    worker.handle_sqs_record(_sqs_record(encoded))
+    screen_record(worker, SQSRecord(_sqs_record(encoded)))
     assert store.get(sid)["status"] == "done"
 
 
@@ -182,9 +185,9 @@ def test_an_error_after_the_result_was_stored_does_not_screen_it_again(store, bu
 
     monkeypatch.setattr(worker, "_run", stored_then_lost)
     with pytest.raises(ConnectionError):
-        worker.handle_sqs_record(_sqs_record(key, receive_count))
+        screen_record(worker, SQSRecord(_sqs_record(key, receive_count)))
     rec = store.get(sid)
     assert rec["status"] == "done" and rec["result"] and "error" not in rec
     monkeypatch.setattr(worker, "_run", finish)
-    worker.handle_sqs_record(_sqs_record(key, receive_count))  # the retried message changes nothing
+    screen_record(worker, SQSRecord(_sqs_record(key, receive_count)))  # the retried message changes nothing
     assert store.get(sid)["status"] == "done" and model.calls == 1
