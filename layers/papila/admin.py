@@ -23,8 +23,15 @@ from papila.config import Settings
 from papila.errors import ApiError
 from papila.records import Status, is_valid_id, iso, jsonable
 from papila.reply import Reply
+from papila.responses import (
+    AdminScreening,
+    AdminScreeningPage,
+    AdminStats,
+    Export,
+    screening_fields,
+)
 from papila.retention import erase_screening
-from papila.schemas import parse_object, present
+from papila.schemas import parse_object
 from papila.storage import ImageBucket
 from papila.store import ScreeningStore
 
@@ -169,13 +176,26 @@ def list_filter(q: ListQuery) -> dict[str, Any]:
 # ---------------------------------------------------------------- presenters
 
 
-def present_admin(record: dict[str, Any]) -> dict[str, Any]:
-    """The public screening plus what an admin sees: the consent record and whether feedback exists."""
-    out = present(record)
-    out["consent"] = jsonable(record.get("consent") or {"accepted": False})
-    out["has_feedback"] = bool(record.get("feedback"))
-    out["links"] = {**out["links"], "admin": f"/api/admin/screenings/{record['_id']}"}
-    return out
+def present_admin(record: dict[str, Any], *, original_url: str | None = None, detail: bool = False) -> dict[str, Any]:
+    """The public screening plus what an admin sees: the consent record and whether feedback exists; the
+    detail view adds the stored image's facts, the attempts, the reruns' history, the gate's scores and
+    the original photo's URL (None: no original stored)."""
+    fields = screening_fields(record)
+    fields["consent"] = jsonable(record.get("consent") or {"accepted": False})
+    fields["links"] = {**fields["links"], "admin": f"/api/admin/screenings/{record['_id']}"}
+    if detail:
+        fields.update(
+            content_type=record.get("content_type"),
+            size=record.get("size"),
+            image=jsonable(record.get("image")),
+            attempt=record.get("attempt", 0),
+            history=jsonable(record.get("history") or []),
+            original=None if original_url is None else {"url": original_url, "expires_in": ORIGINAL_URL_SECONDS},
+            quality_scores=jsonable((record.get("error") or {}).get("quality_scores")),  # why the gate refused
+        )
+        if original_url is not None:
+            fields["links"]["original"] = original_url
+    return AdminScreening.body(**fields, has_feedback=bool(record.get("feedback")))
 
 
 def agreement(record: dict[str, Any]) -> str:
@@ -192,8 +212,9 @@ def agreement(record: dict[str, Any]) -> str:
     return "unknown"
 
 
-def present_export(record: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def present_export(record: dict[str, Any], download_url: str | None = None) -> dict[str, Any]:
+    """An export; `download_url` once it is done (a presigned GET of its zip)."""
+    fields: dict[str, Any] = {
         "id": record["_id"],
         "status": record["status"],
         "created_at": iso(record.get("created_at")),
@@ -203,12 +224,15 @@ def present_export(record: dict[str, Any]) -> dict[str, Any]:
         "links": {"self": f"/api/admin/exports/{record['_id']}"},
     }
     if record.get("finished_at"):
-        out["finished_at"] = iso(record["finished_at"])
+        fields["finished_at"] = iso(record["finished_at"])
     if record.get("size") is not None:
-        out["size"] = record["size"]
+        fields["size"] = record["size"]
     if isinstance(record.get("error"), dict):
-        out["error"] = {"code": str(record["error"].get("code")), "message": str(record["error"].get("message"))}
-    return out
+        fields["error"] = {"code": str(record["error"].get("code")), "message": str(record["error"].get("message"))}
+    if download_url is not None:
+        fields.update(download_url=download_url, download_expires_in=EXPORT_URL_SECONDS)
+        fields["links"]["download"] = download_url
+    return Export.body(**fields)
 
 
 # ---------------------------------------------------------------- the use cases
@@ -263,32 +287,22 @@ class AdminService:
         filters = q.model_dump(by_alias=True, exclude_none=True, exclude={"cursor", "limit"})
         self.audit.record(who.actor(), Action.READ, details={
             "view": "list", "filters": jsonable(filters), "ids": [r["_id"] for r in page]})
-        return Reply(200, {"items": [present_admin(r) for r in page], "next_cursor": next_cursor, "limit": q.limit})
+        return Reply(200, AdminScreeningPage.body(items=[present_admin(r) for r in page], next_cursor=next_cursor,
+                                                  limit=q.limit))
 
     # --- GET /api/admin/screenings/{id}
 
     def get_screening(self, screening_id: str, who: Principal) -> Reply:
         record = self._record(screening_id)
         self.audit.record(who.actor(), Action.READ, screening_id=screening_id, details={"view": "detail"})
-        out = present_admin(record)
-        out.update(
-            content_type=record.get("content_type"),
-            size=record.get("size"),
-            image=jsonable(record.get("image")),
-            attempt=record.get("attempt", 0),
-            history=jsonable(record.get("history") or []),
-            original=None,
-            quality_scores=jsonable((record.get("error") or {}).get("quality_scores")),  # why the gate refused
-        )
         key = record.get("original_key")
+        url = None
         if key and self.bucket.exists(key):
             # Audited before the URL leaves: a download is what the URL allows.
             self.audit.record(who.actor(), Action.DOWNLOAD, screening_id=screening_id,
                               details={"object": "original", "expires_in": ORIGINAL_URL_SECONDS})
             url = self.bucket.presigned_get(key, ORIGINAL_URL_SECONDS)
-            out["original"] = {"url": url, "expires_in": ORIGINAL_URL_SECONDS}
-            out["links"]["original"] = url
-        return Reply(200, out)
+        return Reply(200, present_admin(record, original_url=url, detail=True))
 
     # --- DELETE /api/admin/screenings/{id}
 
@@ -336,15 +350,11 @@ class AdminService:
                       "feedback": {"true_label": key.get("t"), "diagnosis_correct": key.get("d")}}
             feedback[agreement(record)] += n
         judged = feedback["agree"] + feedback["disagree"]
-        return Reply(200, {
-            "total": total,
-            "by_status": by_status,
-            "by_label": by_label,
-            "by_true_label": by_true_label,
-            "by_model_version": by_model,
-            "feedback": feedback,
-            "agreement_rate": round(feedback["agree"] / judged, 4) if judged else None,
-        })
+        return Reply(200, AdminStats.body(
+            total=total, by_status=by_status, by_label=by_label, by_true_label=by_true_label,
+            by_model_version=by_model, feedback=feedback,
+            agreement_rate=round(feedback["agree"] / judged, 4) if judged else None,
+        ))
 
     # --- POST /api/admin/exports
 
@@ -369,19 +379,13 @@ class AdminService:
         record = self.exports.get(_require_id(export_id, "export"))
         if record is None:
             raise ApiError(404, "not_found", "No export has this id.")
-        out = present_export(record)
+        url = None
         if record["status"] == exports_mod.ExportStatus.DONE:
             self.audit.record(who.actor(), Action.DOWNLOAD, export_id=export_id,
                               details={"object": "export", "expires_in": EXPORT_URL_SECONDS})
-            out["download_url"] = self.bucket.client.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.bucket.bucket, "Key": exports_mod.export_key(export_id),
-                        "ResponseContentDisposition": f'attachment; filename="papila-export-{export_id}.zip"'},
-                ExpiresIn=EXPORT_URL_SECONDS,
-            )
-            out["download_expires_in"] = EXPORT_URL_SECONDS
-            out["links"]["download"] = out["download_url"]
-        return Reply(200, out)
+            url = self.bucket.presigned_get(exports_mod.export_key(export_id), EXPORT_URL_SECONDS,
+                                            download_as=f"papila-export-{export_id}.zip")
+        return Reply(200, present_export(record, url))
 
 
 _service: AdminService | None = None

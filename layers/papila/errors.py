@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from papila.imaging import BOMB_ERRORS, TOO_LARGE, TOO_LARGE_MESSAGE, ImageError
 
@@ -25,6 +25,55 @@ IMAGE_ERROR_STATUS = {"unsupported_format": 415, "content_type_mismatch": 415, "
 
 INTERNAL_MESSAGE = "Something went wrong on our side; please try again in a minute."
 UNAVAILABLE_MESSAGE = "The service is temporarily unavailable; please try again in a minute."
+
+
+def _omit_defaults(schema: dict[str, Any]) -> None:
+    # A response field has no default a client could rely on: it is absent, or it carries its value.
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+class ResponseShapeError(RuntimeError):
+    """A response body its model refuses: the server's mistake (a generic 500), never the client's 400."""
+
+
+class Body(BaseModel):
+    """Base of the response models (the error body here, the others in `papila.responses`): a body holds
+    the declared keys only. Here, at the bottom of the API layer, because `papila.schemas` and
+    `papila.responses` build on it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_omit_defaults)
+
+    @classmethod
+    def body(cls, **fields: Any) -> dict[str, Any]:
+        """The JSON body of `fields`, through the model: the keys set and nothing else (an optional field is
+        absent, not null; null only where a field was set to None). ResponseShapeError if the model refuses
+        them (its message names the fields, never their values)."""
+        try:
+            model = cls(**fields)
+        except ValidationError as exc:
+            where = sorted({".".join(map(str, e["loc"])) for e in exc.errors(include_input=False)})
+            raise ResponseShapeError(f"{cls.__name__} refused: {', '.join(where)}") from None
+        return model.model_dump(mode="json", exclude_unset=True)
+
+
+class FieldProblem(Body):
+    field: Annotated[str, Field(description="the field, dotted (`crop.size`), or `body`")]
+    problem: str
+
+
+class ErrorDetail(Body):
+    """What went wrong: a snake_case code and one sentence a person can act on."""
+
+    code: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    message: str
+    details: Annotated[list[FieldProblem], Field(description="`invalid_request`: every field and its problem")] = None
+
+
+class Error(Body):
+    """Every error: a 4xx/5xx status with this body; never an HTML page, never a stack trace."""
+
+    error: ErrorDetail
 
 
 class ApiError(Exception):
@@ -51,10 +100,7 @@ class ApiError(Exception):
 
 
 def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        error["details"] = details
-    return {"error": error}
+    return Error.body(error={"code": code, "message": message, **({"details": details} if details else {})})
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -1,15 +1,19 @@
-"""The API's OpenAPI 3.1 document (served at GET /api/openapi.json). Request-body schemas come from
-the pydantic models themselves; a unit test keeps the paths and methods in step with the routes."""
+"""The API's OpenAPI 3.1 document (served at GET /api/openapi.json). The components' schemas come from the
+pydantic models themselves: the request models (`papila.schemas`, `papila.admin`) and the response models
+the presenters build every body through (`papila.responses`). Unit tests keep the paths and methods in step
+with the routes, and the served bodies in step with the documented responses (test_response_shapes)."""
 
 from __future__ import annotations
 
 import copy
 from functools import cache
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
-from papila.schemas import REQUEST_MODELS, FeedbackMetadata
+from papila.records import Status
+from papila.responses import RESPONSE_MODELS
+from papila.schemas import REQUEST_MODELS, FeedbackMetadata, ModelLabel, TrueLabel
 
 REF = "#/components/schemas/{model}"
 
@@ -89,142 +93,21 @@ def _op(op_id: str, summary: str, responses: dict[str, Any], *, body: str | None
     return op
 
 
-def _model_schemas(models: tuple[type[BaseModel], ...]) -> dict[str, Any]:
-    schemas: dict[str, Any] = {}
+def _model_schemas(models: tuple[type[BaseModel], ...], into: dict[str, Any] | None = None, *,
+                   mode: Literal["validation", "serialization"] = "validation") -> dict[str, Any]:
+    """The models' schemas and those of the models they use, one component each (`into`, if given). Request
+    models in validation mode, response models in serialization mode (the shape they are dumped in)."""
+    schemas: dict[str, Any] = {} if into is None else into
     for model in models:
-        schema = model.model_json_schema(ref_template=REF)
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
+        schema = model.model_json_schema(ref_template=REF, mode=mode)
+        for name, part in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+            # One name, one shape: two models of one name (or a request model whose response shape differs)
+            # must not silently replace each other.
+            if schemas.setdefault(name, part) != part:
+                raise ValueError(f"two different schemas for the component {name}")
     return schemas
 
 
-CROP_OUT = {
-    "type": "object",
-    "required": ["x", "y", "size"],
-    "properties": {
-        "x": {"type": "integer"}, "y": {"type": "integer"}, "size": {"type": "integer"},
-        "source": {"type": "string", "enum": ["user", "auto"]},
-        "requested": {"type": "object", "description": "the user's square, when one was given; the square above is "
-                      "the one the model saw: the disc found in it, cut at one anatomical scale"},
-    },
-}
-RESULT = {
-    "type": "object",
-    "description": "Present when status is done; further fields may appear.",
-    "properties": {
-        "probability_glaucoma": {"type": "number", "minimum": 0, "maximum": 1},
-        "label": {"type": "string", "enum": ["glaucoma", "normal"]},
-        "threshold": {"type": "number"},
-        "referral": {"type": "string"},
-        "model_version": {"type": "string"},
-        "crop": CROP_OUT,
-        "inference_ms": {"type": "number"},
-        "probability_network": {"type": "number", "minimum": 0, "maximum": 1,
-                                "description": "the VGG19 alone, before it is combined with the CDR"},
-        "cdr": {"type": "object", "description": "estimated vertical cup-to-disc ratio and its measured error",
-                "properties": {"vertical": {"type": ["number", "null"]}, "mae_vs_experts": {"type": ["number", "null"]},
-                               "measured_on": {"type": "string"}}},
-        "disc": {"type": "object", "description": "the optic disc the segmenter verified, in original pixels: "
-                                                  "centre, height, width, confidence",
-                 "properties": {k: {"type": "number"} for k in ("x", "y", "height", "width", "confidence")}},
-    },
-}
-ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
-                "message": {"type": "string"},
-                "details": {
-                    "type": "array",
-                    "items": {"type": "object", "properties": {"field": {"type": "string"}, "problem": {"type": "string"}}},
-                },
-            },
-        }
-    },
-}
-SCREENING = {
-    "type": "object",
-    "required": ["id", "status", "created_at", "updated_at", "filename", "links"],
-    "properties": {
-        "id": {"type": "string", "format": "uuid"},
-        "status": {"type": "string", "enum": ["awaiting_upload", "queued", "processing", "done", "rejected", "failed"]},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "filename": {"type": "string"},
-        "consent": {"type": ["boolean", "object"],
-                    "description": "Whether the research-use consent was given (the admin API: the consent record)."},
-        "result": _ref("Result"),
-        "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
-        "feedback": {
-            "type": "object",
-            "properties": {
-                "diagnosis_correct": {"type": ["boolean", "null"]},
-                "true_label": {"type": ["string", "null"]},
-                "metadata": _ref("FeedbackMetadata"),
-                "given_at": {"type": "string", "format": "date-time"},
-            },
-        },
-        "links": {
-            "type": "object",
-            "properties": {"self": {"type": "string"}, "crop": {"type": "string"}, "heatmap": {"type": "string"},
-                           "report": {"type": "string", "description": "The one-page PDF report (once done)."}},
-        },
-    },
-}
-NEW_SCREENING = {
-    "allOf": [
-        _ref("Screening"),
-        {
-            "type": "object",
-            "required": ["secret"],
-            "properties": {"secret": {
-                "type": "string",
-                "description": "This screening's secret, in this answer only (the server keeps a hash): send it as "
-                               "X-Screening-Secret to give feedback, rerun, or read the feedback back.",
-            }},
-        },
-    ]
-}
-CREATED = {
-    "allOf": [
-        _ref("NewScreening"),
-        {
-            "type": "object",
-            "required": ["upload"],
-            "properties": {
-                "upload": {
-                    "type": "object",
-                    "description": "An S3 presigned POST: send `fields` then the file as multipart form data to `url`.",
-                    "properties": {
-                        "url": {"type": "string"},
-                        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "expires_in": {"type": "integer"},
-                    },
-                }
-            },
-        },
-    ]
-}
-HEALTH = {
-    "type": "object",
-    "properties": {
-        "status": {"type": "string", "enum": ["ok", "error"]},
-        "checks": {
-            "type": "object",
-            "additionalProperties": {"type": "string", "enum": ["ok", "error"]},
-        },
-        "error": ERROR["properties"]["error"],
-    },
-}
-LOCATED = {
-    "type": "object",
-    "properties": {"crop": CROP_OUT, "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
-}
 def _seed_metadata(feedback_metadata: dict[str, Any]) -> dict[str, Any]:
     """FeedbackMetadata's fields beside `uuid` (and `secret`) in one flat object, as the 2020 client sends
     them (an allOf of two closed objects would accept no body at all)."""
@@ -374,12 +257,9 @@ def _paths() -> dict[str, Any]:
 @cache
 def _document() -> dict[str, Any]:
     schemas = _model_schemas((*REQUEST_MODELS, FeedbackMetadata))
-    schemas.update({
-        "Screening": SCREENING, "NewScreening": NEW_SCREENING, "CreatedScreening": CREATED, "Result": RESULT, "Error": ERROR,
-        "Health": HEALTH, "Located": LOCATED,
-    })
+    _model_schemas(RESPONSE_MODELS, schemas, mode="serialization")
     schemas["SeedMetadata"] = _seed_metadata(schemas["FeedbackMetadata"])
-    schemas.update(_admin_schemas())
+    _admin_schemas(schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -407,93 +287,13 @@ COGNITO_SCHEME = {
     "description": "A Cognito access or ID token of the deployment's user pool and app client, of a user in "
                    "the `admins` group (checked by the app: RS256 against the pool's JWKS, issuer, expiry).",
 }
-_STR_NULL = {"type": ["string", "null"]}
-ADMIN_SCREENING = {
-    "allOf": [
-        _ref("Screening"),
-        {
-            "type": "object",
-            "properties": {
-                "consent": {
-                    "type": "object",
-                    "description": "The consent record: accepted, when, and the text version (or `via`).",
-                    "properties": {"accepted": {"type": "boolean"}, "at": {"type": "string", "format": "date-time"},
-                                   "version": {"type": "string"}, "via": {"type": "string"}},
-                },
-                "has_feedback": {"type": "boolean"},
-                "content_type": _STR_NULL,
-                "size": {"type": ["integer", "null"]},
-                "image": {"type": ["object", "null"], "properties": {"width": {"type": "integer"},
-                                                                     "height": {"type": "integer"}}},
-                "attempt": {"type": "integer"},
-                "quality_scores": {
-                    "type": ["object", "null"], "additionalProperties": {"type": "number"},
-                    "description": "Detail view only: the input gate's scores behind a refusal (brightness, "
-                                   "sharpness and its limit, fundus-likeness scores and limits).",
-                },
-                "history": {"type": "array", "items": {"type": "object"},
-                            "description": "Earlier results and errors, kept by each rerun."},
-                "original": {
-                    "type": ["object", "null"],
-                    "description": "Detail view only: a short-lived presigned URL of the original photo.",
-                    "properties": {"url": {"type": "string"}, "expires_in": {"type": "integer"}},
-                },
-            },
-        },
-    ],
-}
-ADMIN_PAGE = {
-    "type": "object",
-    "required": ["items", "next_cursor", "limit"],
-    "properties": {
-        "items": {"type": "array", "items": _ref("AdminScreening")},
-        "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null at the end."},
-        "limit": {"type": "integer"},
-    },
-}
-_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
-ADMIN_STATS = {
-    "type": "object",
-    "properties": {
-        "total": {"type": "integer"},
-        "by_status": _COUNTS,
-        "by_label": {**_COUNTS, "description": "Finished screenings by the model's label."},
-        "by_true_label": {**_COUNTS, "description": "Screenings by the feedback's label."},
-        "by_model_version": _COUNTS,
-        "feedback": {
-            "type": "object",
-            "description": "Finished screenings: feedback given or missing; of those given, whether the "
-                           "confirmed label (else `diagnosis_correct`) agrees with the model.",
-            "properties": {k: {"type": "integer"} for k in ("given", "missing", "agree", "disagree", "unknown")},
-        },
-        "agreement_rate": {"type": ["number", "null"], "description": "agree / (agree + disagree)."},
-    },
-}
-EXPORT = {
-    "type": "object",
-    "required": ["id", "status", "created_at", "links"],
-    "properties": {
-        "id": {"type": "string", "format": "uuid"},
-        "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "expired"]},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "finished_at": {"type": "string", "format": "date-time"},
-        "filters": {"type": "object"},
-        "counts": {**_COUNTS, "description": "screenings, glaucoma, normal, originals, missing_crop, missing_original."},
-        "size": {"type": "integer", "description": "Bytes of the zip."},
-        "download_url": {"type": "string", "description": "When done: a presigned URL of the zip (1 hour)."},
-        "download_expires_in": {"type": "integer"},
-        "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
-        "links": {"type": "object", "properties": {"self": {"type": "string"}, "download": {"type": "string"}}},
-    },
-}
 
 
-def _admin_schemas() -> dict[str, Any]:
+def _admin_schemas(schemas: dict[str, Any]) -> None:
+    """The admin's request models (its response models are among papila.responses')."""
     from papila.admin import ADMIN_MODELS
 
-    return {**_model_schemas(ADMIN_MODELS), "AdminScreening": ADMIN_SCREENING, "AdminScreeningPage": ADMIN_PAGE,
-            "AdminStats": ADMIN_STATS, "Export": EXPORT}
+    _model_schemas(ADMIN_MODELS, schemas)
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -527,9 +327,9 @@ def _admin_paths() -> dict[str, Any]:
         "400": _error("A bad query parameter (`invalid_request` with `details`) or cursor (`invalid_cursor`)."),
     })
     listing["parameters"] = [
-        _query("status", _enum("awaiting_upload", "queued", "processing", "done", "rejected", "failed"), "Status."),
-        _query("label", _enum("glaucoma", "normal"), "The model's result label."),
-        _query("true_label", _enum("glaucoma", "normal", "suspect", "unknown"), "The feedback's label."),
+        _query("status", _enum(*(str(s) for s in Status)), "Status."),
+        _query("label", _enum(*get_args(ModelLabel)), "The model's result label."),
+        _query("true_label", _enum(*get_args(TrueLabel)), "The feedback's label."),
         _query("feedback", _enum("given", "missing"), "Whether feedback was given."),
         _query("from", {"type": "string"}, "Created at or after: ISO-8601 date or date-time."),
         _query("to", {"type": "string"}, "Created at or before: ISO-8601 date (the whole day) or date-time."),

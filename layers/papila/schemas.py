@@ -1,4 +1,4 @@
-"""Request models (pydantic v2) and presenters of a screening record as the contract's JSON.
+"""Request models (pydantic v2) and the parsing of request bodies (the responses: `papila.responses`).
 
 Request models of the contract's own routes are strict (a number is not a string, `true` is not
 `"true"`) and reject unknown fields, so a typo is an error rather than a silently ignored field.
@@ -24,7 +24,6 @@ from pydantic import (
 
 from papila.errors import ApiError
 from papila.keys import EXTENSIONS
-from papila.records import TERMINAL, Status, iso, jsonable
 
 MIB = 1024 * 1024
 MAX_UPLOAD_BYTES = 20 * MIB  # presigned uploads (the POST policy's content-length-range)
@@ -123,9 +122,14 @@ class FeedbackMetadata(Strict):
     notes: Annotated[str | None, Field(max_length=2000)] = None
 
 
+# The labels, once: the model's result, and what a feedback may confirm.
+ModelLabel = Literal["glaucoma", "normal"]
+TrueLabel = Literal["glaucoma", "normal", "suspect", "unknown"]
+
+
 class Feedback(Strict):
     diagnosis_correct: Annotated[bool | None, Field(description="null: don't know")] = None
-    true_label: Literal["glaucoma", "normal", "suspect", "unknown"] | None = None
+    true_label: TrueLabel | None = None
     metadata: FeedbackMetadata | None = None
 
 
@@ -243,36 +247,3 @@ def parse_object(raw: bytes | str | None, *, allow_empty: bool = False) -> dict[
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
     return value
 
-
-# ---------------------------------------------------------------- presenters
-
-
-def links(screening_id: str) -> dict[str, str]:
-    base = f"/api/screenings/{screening_id}"
-    return {"self": base, "crop": f"{base}/crop", "heatmap": f"{base}/heatmap", "report": f"{base}/report"}
-
-
-def present(record: dict[str, Any], *, with_feedback: bool = True) -> dict[str, Any]:
-    """A record as the contract's screening; never storage keys, attempts, consent internals or the
-    secret's hash. The clinical feedback only for those who may read it (`with_feedback`)."""
-    sid = record["_id"]
-    status = record["status"]
-    out: dict[str, Any] = {
-        "id": sid,
-        "status": status,
-        "created_at": iso(record.get("created_at")),
-        "updated_at": iso(record.get("updated_at")),
-        "filename": record.get("filename"),
-        "consent": bool((record.get("consent") or {}).get("accepted")),
-    }
-    result = record.get("result")
-    if status == Status.DONE and isinstance(result, dict):
-        out["result"] = jsonable(result)
-    error = record.get("error")
-    if status in TERMINAL and status != Status.DONE and isinstance(error, dict):
-        out["error"] = {"code": str(error.get("code") or "error"), "message": str(error.get("message") or "")}
-    feedback = record.get("feedback")
-    if with_feedback and isinstance(feedback, dict) and feedback:
-        out["feedback"] = jsonable(feedback)
-    out["links"] = links(sid)
-    return out

@@ -18,7 +18,7 @@ from PIL import Image
 
 from papila import imaging, keys
 from papila.config import Settings
-from papila.errors import ApiError, error_body
+from papila.errors import ApiError
 from papila.imaging import Crop, ImageError
 from papila.records import (
     TERMINAL,
@@ -32,6 +32,14 @@ from papila.records import (
     secret_matches,
 )
 from papila.reply import Reply
+from papila.responses import (
+    CreatedScreening,
+    Health,
+    Located,
+    NewScreening,
+    present,
+    screening_fields,
+)
 from papila.schemas import (
     CONSENT_VERSION,
     MAX_INLINE_BYTES,
@@ -46,7 +54,6 @@ from papila.schemas import (
     SeedProcess,
     extension_of,
     parse_object,
-    present,
 )
 from papila.storage import ImageBucket, WorkQueue
 from papila.store import ScreeningStore
@@ -264,7 +271,7 @@ class ScreeningService:
     def _created(self, record: dict[str, Any], secret: str, *, replayed: bool = False) -> Reply:
         """201 with the upload form (presigned mode) or 202 (inline); the secret is in this answer only."""
         sid = record["_id"]
-        body: dict[str, Any] = {**present(record), "secret": secret}
+        fields = {**screening_fields(record), "secret": secret}
         headers = {"Location": f"/api/screenings/{sid}"}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -273,8 +280,9 @@ class ScreeningService:
         if record["status"] == Status.AWAITING_UPLOAD:
             expires = self.settings.presign_expires
             post = self.bucket.presigned_post(record["original_key"], record["content_type"], expires, record["size"])
-            body["upload"] = {"url": post["url"], "fields": post["fields"], "expires_in": expires}
-        return Reply(status, body, headers)
+            upload = {"url": post["url"], "fields": post["fields"], "expires_in": expires}
+            return Reply(status, CreatedScreening.body(**fields, upload=upload), headers)
+        return Reply(status, NewScreening.body(**fields), headers)
 
     def _replay(self, existing: dict[str, Any], idempotency: dict[str, Any]) -> Reply:
         """A retried create: the same screening, with a fresh secret (the first answer, and the secret
@@ -431,7 +439,7 @@ class ScreeningService:
         crop = found.crop
         if original != image.size:
             crop = scale_crop(crop, image.size, original)
-        return Reply(200, {"crop": crop.as_dict(), "confidence": round(float(found.confidence), 4)})
+        return Reply(200, Located.body(crop=crop.as_dict(), confidence=round(float(found.confidence), 4)))
 
     # --- service routes
 
@@ -446,9 +454,9 @@ class ScreeningService:
                 checks[name] = "error"
         failed = [name for name, state in checks.items() if state != "ok"]
         if not failed:
-            return Reply(200, {"status": "ok", "checks": checks})
-        body = {"status": "error", "checks": checks, **error_body("unhealthy", f"Unavailable: {', '.join(failed)}.")}
-        return Reply(503, body, {"Retry-After": "5"})
+            return Reply(200, Health.body(status="ok", checks=checks))
+        error = {"code": "unhealthy", "message": f"Unavailable: {', '.join(failed)}."}
+        return Reply(503, Health.body(status="error", checks=checks, error=error), {"Retry-After": "5"})
 
     def model(self) -> Reply:
         from papila.model.card import model_summary

@@ -103,10 +103,12 @@ class ImageBucket:
             ExpiresIn=expires,
         )
 
-    def presigned_get(self, key: str, expires: int = 300) -> str:
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires
-        )
+    def presigned_get(self, key: str, expires: int = 300, download_as: str | None = None) -> str:
+        """A GET URL for one object; `download_as`: the browser saves it under that file name."""
+        params = {"Bucket": self.bucket, "Key": key}
+        if download_as is not None:
+            params["ResponseContentDisposition"] = f'attachment; filename="{download_as}"'
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
     def listing(self, prefix: str) -> Iterator[tuple[str, datetime]]:
         """(key, last modified) of every object under `prefix`, page by page."""
