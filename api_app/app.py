@@ -1,4 +1,4 @@
-"""Papila HTTP API (Chalice): routes only. Each route is a few lines calling `papila.service`;
+"""Papila HTTP API (Chalice): routes only. Each route is a few lines calling `papila.api.screenings`;
 the contract is /work/shared/design/api-contract.md and GET /api/openapi.json."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, CORSConfig, Response
-from papila import admin, auth, modelfiles
-from papila import service as svc
-from papila.errors import (
+from papila.api import admin, auth, modelfiles
+from papila.api import screenings as svc
+from papila.api.errors import (
     contract_send_error,
     reply_for_exception,
     reshape_framework_error,
 )
-from papila.reply import Reply
+from papila.api.reply import Reply
 
 app = Chalice(app_name="papila-api")
 app.api.binary_types = sorted({*app.api.binary_types, "image/png", "application/pdf"})
@@ -187,7 +187,7 @@ def seed_metadata() -> Reply:
 
 
 def admin_route(path: str, method: str = "GET", **options: Any) -> Callable[[Callable[..., Reply]], Any]:
-    """`route` for the admin API: the token is checked here, in the app (`papila.auth`), so `chalice
+    """`route` for the admin API: the token is checked here, in the app (`papila.api.auth`), so `chalice
     local` and API Gateway apply the same check; the view gets the caller for the audit log."""
 
     def register(view: Callable[..., Reply]) -> Any:

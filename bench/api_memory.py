@@ -217,9 +217,9 @@ def _request(route: str, name: str, data: bytes) -> tuple[str, bytes]:
 
 
 def run_one(path: Path, route: str, name: str) -> dict:
+    from papila.api.errors import reply_for_exception
+    from papila.api.screenings import ScreeningService
     from papila.config import Settings
-    from papila.errors import reply_for_exception
-    from papila.service import ScreeningService
 
     svc = ScreeningService(Settings.from_env(), store=_Store(), bucket=_Bucket(), queue=object())
     call = {"create": svc.create_screening, "process": svc.seed_process, "locate": svc.locate}

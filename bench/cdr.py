@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from papila.training import prepare
-from papila.training.data import list_samples
-from papila.training.release import disc_cup_stage
+from papila.model.training import prepare
+from papila.model.training.data import list_samples
+from papila.model.training.release import disc_cup_stage
 
 parser = argparse.ArgumentParser()
 parser.add_argument("datasets", nargs="?", default=str(Path(__file__).resolve().parents[2] / "shared/datasets"))

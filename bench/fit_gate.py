@@ -3,7 +3,7 @@
 Positives only (a one-class model): RIM-ONE DL crops, Drishti-GS1 photos and HYGD photos, each as
 uploaded and in camera-like variations (colour balance, gamma, exposure, resolution, JPEG quality,
 mild defocus, mirror image), plus disc crops cut from the photos at several framings (people upload
-crops too). Features: `papila.quality.features`; model: a Gaussian mixture (scikit-learn, full
+crops too). Features: `papila.core.quality.features`; model: a Gaussian mixture (scikit-learn, full
 covariances) on standardised features, written as plain numbers that numpy evaluates at serving.
 
 The refusal limit is set from out-of-fold scores (5 folds grouped by patient / image; the folds'
@@ -37,8 +37,8 @@ from PIL import Image, ImageFilter
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from papila.imaging import Crop, square_crop
-from papila.quality import (
+from papila.core.imaging import Crop, square_crop
+from papila.core.quality import (
     FEATURE_SIZE,
     FEATURES,
     FundusGate,
@@ -106,7 +106,7 @@ def disc_estimate(image: Image.Image) -> tuple[float, float, float]:
     """Disc centre and diameter for photos without expert ones (HYGD): the locator on a copy whose field
     rim (bright reflections) is painted with the field's median colour. Wrong on a few photos: those
     crops are then of other retina, still fundus."""
-    from papila.locate import locate
+    from papila.core.locate import locate
 
     small = image.copy()
     small.thumbnail((512, 512))

@@ -20,7 +20,7 @@ PROBE = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import numpy as np
-from papila.model.runtime import load
+from papila.model.serving.runtime import load
 model = load(sys.argv[1])
 x = np.random.default_rng(0).uniform(0, 255, (1, model.input_size, model.input_size, 3)).astype("float32")
 model.predict(x)

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from papila import pipeline
-from papila.locate import locate
-from papila.model import runtime
+from papila.core import pipeline
+from papila.core.locate import locate
+from papila.model.serving import runtime
 from PIL import Image, ImageDraw
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"

@@ -36,15 +36,15 @@ NETWORKS = "networks"
 # (module, attribute, stage): what each stage is, wherever the pipeline calls it from. A stage's time
 # excludes the stages it calls (the networks inside disc verification, a copy made inside locate, ...).
 STAGES = (
-    ("papila.imaging", "strip_metadata", "strip metadata"),
-    ("papila.imaging", "decode", "decode"),
-    ("papila.quality", "check_photo", "gate: photo"),
-    ("papila.pipeline", "candidates", "locate"),
-    ("papila.disc", "verified_disc", "verify disc"),
-    ("papila.quality", "check_crop", "gate: crop"),
-    ("papila.model.runtime", "CombinedModel.predict", "model runtime (python)"),
-    ("papila.heatmap", "overlay", "heat map"),
-    ("papila.imaging", "png_bytes", "PNG encodes"),
+    ("papila.core.imaging", "strip_metadata", "strip metadata"),
+    ("papila.core.imaging", "decode", "decode"),
+    ("papila.core.quality", "check_photo", "gate: photo"),
+    ("papila.core.pipeline", "candidates", "locate"),
+    ("papila.core.disc", "verified_disc", "verify disc"),
+    ("papila.core.quality", "check_crop", "gate: crop"),
+    ("papila.model.serving.runtime", "CombinedModel.predict", "model runtime (python)"),
+    ("papila.core.heatmap", "overlay", "heat map"),
+    ("papila.core.imaging", "png_bytes", "PNG encodes"),
 )
 
 
@@ -104,7 +104,7 @@ def photo(width: int, height: int) -> bytes:
 
 
 def measure(data: bytes, model: Any, card: dict[str, Any], clock: Clock, runs: int) -> dict[str, Any]:
-    from papila import imaging, pipeline
+    from papila.core import imaging, pipeline
 
     per_run: list[dict[str, float]] = []
     outcome: Any = None
@@ -132,7 +132,7 @@ def inline_original(data: bytes, runs: int) -> dict[str, float]:
     """CPU ms to make the stored original of an inline upload (the API's seed route, service.py), outside
     the screening above: re-encoding the decoded pixels (imaging.encode) against the lossless strip
     (imaging.clean_original, where this version has it)."""
-    from papila import imaging
+    from papila.core import imaging
 
     image = imaging.decode(data)
     ways = {"re-encode (imaging.encode)": lambda: imaging.encode(image, "image/jpeg")}
@@ -156,9 +156,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="end with one JSON line for the 1900 px photo")
     args = parser.parse_args()
 
-    from papila import quality
-    from papila.model import card as model_card
-    from papila.model import runtime
+    from papila.core import quality
+    from papila.model.serving import card as model_card
+    from papila.model.serving import runtime
 
     model = runtime.load(args.model)
     card = model_card.load_card(args.model)

@@ -38,9 +38,9 @@ from PIL import Image, ImageFilter
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from papila import quality
-from papila.imaging import Crop, square_crop
-from papila.locate import locate
+from papila.core import quality
+from papila.core.imaging import Crop, square_crop
+from papila.core.locate import locate
 
 BLUR_LEVELS = (0.03, 0.05, 0.08, 0.12)  # Gaussian sigma as a fraction of the disc diameter
 SIDE_PER_DISC = 1.3
@@ -76,8 +76,8 @@ class ServedDisc:
     def __init__(self) -> None:
         self.disc_crop = self.segmenter = None
         try:
-            from papila.model.runtime import DiscCupModel
-            from papila.pipeline import disc_crop
+            from papila.core.pipeline import disc_crop
+            from papila.model.serving.runtime import DiscCupModel
 
             self.segmenter = DiscCupModel(REPO / "weights/papila_disc_cup.tflite", threads=1)
             self.disc_crop = disc_crop

@@ -1,6 +1,6 @@
 """Export Lambda (zip package + the papila layer): an SQS batch of dataset-export steps in,
 batchItemFailures out. Each message `{"papila_export": id}` is one bounded step of that export
-(papila/export.py), which queues the next step itself. The clients load once per container."""
+(papila/usecases/export.py), which queues the next step itself. The clients load once per container."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from papila import export, lambda_events, store
+from papila import events
+from papila.adapters import mongo
+from papila.adapters.aws import ImageBucket
 from papila.config import Settings
-from papila.storage import ImageBucket
+from papila.usecases import export
 
 logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 for noisy in ("botocore", "boto3", "urllib3"):  # endpoint chatter, not our events
     logging.getLogger(noisy).setLevel(logging.WARNING)
 SETTINGS = Settings.from_env()
-BUILDER = export.builder_from_env(store.database(SETTINGS.mongodb_uri, SETTINGS.mongodb_db),
+BUILDER = export.builder_from_env(mongo.database(SETTINGS.mongodb_uri, SETTINGS.mongodb_db),
                                   ImageBucket(SETTINGS.uploads_bucket), SETTINGS.export_queue_url)
 # Report failures per message even when the whole batch fails, so SQS retries only those.
 PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -29,7 +31,7 @@ PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def record_handler(record: SQSRecord) -> None:
     # The redrive policy's maxReceiveCount (MAX_RECEIVE_COUNT): its last receive ends the export `failed`.
-    lambda_events.export_record(BUILDER, record, SETTINGS.max_receive_count)
+    events.export_record(BUILDER, record, SETTINGS.max_receive_count)
 
 
 def handler(event: dict, context: object) -> dict:

@@ -14,13 +14,13 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from papila import config, lambda_events
+from papila import config, events
+from papila.adapters.aws import ImageBucket
+from papila.adapters.mongo import ScreeningStore
 from papila.config import Settings
-from papila.model import card as model_card
-from papila.model import runtime
-from papila.storage import ImageBucket
-from papila.store import ScreeningStore
-from papila.worker import Worker
+from papila.model.serving import card as model_card
+from papila.model.serving import runtime
+from papila.usecases.inference import Worker
 
 logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 for noisy in ("botocore", "boto3", "urllib3"):  # endpoint chatter, not our events
@@ -41,7 +41,7 @@ PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> None:
-    lambda_events.screen_record(WORKER, record)
+    events.screen_record(WORKER, record)
 
 
 def lease_seconds(context: object) -> int:

@@ -53,8 +53,8 @@ LOCALSTACK_PY = ROOT / ".localstack-venv" / "bin" / "python"
 FRONTEND = ROOT / "frontend"
 REGION = "us-east-1"
 MIRROR_EVERY_S = 30
-SWEEP_EVERY_S = 60  # the bounded sweep (papila.sweeper), as template.yaml's SweepFunction does in AWS
-SWEEP_GRACE_S = 60  # backlog allowance on top of a message's own life (AWS: papila.sweeper's default)
+SWEEP_EVERY_S = 60  # the bounded sweep (papila.usecases.sweeper), as template.yaml's SweepFunction does in AWS
+SWEEP_GRACE_S = 60  # backlog allowance on top of a message's own life (AWS: papila.usecases.sweeper's default)
 # Restarts of a service that died: 1 s, doubling to 30 s; a service that ran a minute starts again at 1 s.
 RESTART_FIRST_S = 1.0
 RESTART_CAP_S = 30.0
@@ -866,8 +866,8 @@ class LocalCloud:
 
     def sweep(self) -> dict[str, int]:
         """The bounded sweep over the local database and bucket, the same code as the SweepFunction."""
-        from papila import sweeper
-        from papila.storage import ImageBucket
+        from papila.adapters.aws import ImageBucket
+        from papila.usecases import sweeper
 
         env = {**self.service_env(), "SWEEP_GRACE_S": str(SWEEP_GRACE_S)}
         bucket = ImageBucket(env["UPLOADS_BUCKET"], client=self.client("s3"))  # this process has no AWS_ENDPOINT_URL
@@ -875,7 +875,7 @@ class LocalCloud:
 
     def _erase_orphans(self, keys: set[str]) -> None:
         import pymongo
-        from papila.keys import screening_prefixes
+        from papila.core.keys import screening_prefixes
 
         with pymongo.MongoClient(self.settings.mongo_uri, serverSelectionTimeoutMS=3000) as client:
             col = client[self.settings.mongo_db]["screenings"]

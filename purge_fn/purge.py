@@ -1,5 +1,5 @@
 """The daily retention purge (template.yaml: PurgeFunction, an EventBridge schedule). The same code as
-`papila purge` locally: `papila.retention.purge_from_env`."""
+`papila purge` locally: `papila.usecases.retention.purge_from_env`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any
 
-from papila.retention import purge_from_env
+from papila.usecases.retention import purge_from_env
 
 logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 

@@ -1,6 +1,6 @@
 """The bounded sweep (template.yaml: SweepFunction, an EventBridge schedule): screenings stuck past a
 bound in `awaiting_upload`, `queued` or `processing` end `failed` with the reason. The same code as the
-local cloud's periodic sweep: `papila.sweeper.sweep_from_env`."""
+local cloud's periodic sweep: `papila.usecases.sweeper.sweep_from_env`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import os
 from typing import Any
 
-from papila.sweeper import sweep_from_env
+from papila.usecases.sweeper import sweep_from_env
 
 logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 

@@ -24,7 +24,7 @@ def _print(obj: dict[str, Any], as_json: bool) -> None:
 def _disc_centres(value: str | None) -> Path | None:
     """The photos with expert disc centres the U-Net also learns from: the shared Drishti-GS1 folder
     when it is there, a given folder, or none."""
-    from papila.training.release import DRISHTI
+    from papila.model.training.release import DRISHTI
 
     if value == "none":
         return None
@@ -38,10 +38,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Three stages, each resumable: the disc/cup U-Net (it cuts what the VGG19 sees, so it comes first;
     kept when OUT already has one, unless --refit-segmenter), the VGG19's person-grouped CV and final fit,
     then the release (out-of-fold CDRs, the combination, the threshold, the card and its plots)."""
-    from papila.model.card import DISC_CUP_NAME
-    from papila.training.data import list_samples
-    from papila.training.release import fit_segmenter, release
-    from papila.training.train import TrainConfig, train, train_head
+    from papila.model.serving.card import DISC_CUP_NAME
+    from papila.model.training.data import list_samples
+    from papila.model.training.release import fit_segmenter, release
+    from papila.model.training.train import TrainConfig, train, train_head
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,13 +65,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- evaluate (the served path)
 
-LABEL_NAMES = ("normal", "glaucoma")  # index = label (1 = glaucoma), as papila.training.data.LABELS
+LABEL_NAMES = ("normal", "glaucoma")  # index = label (1 = glaucoma), as papila.model.training.data.LABELS
 
 
 def _auc(labels: Any, scores: Any) -> float:
     import numpy as np
 
-    from papila.model.metrics import roc_auc
+    from papila.model.serving.metrics import roc_auc
 
     labels, scores = np.asarray(labels, bool), np.asarray(scores, np.float64)
     keep = ~np.isnan(scores)
@@ -95,7 +95,7 @@ def screening_metrics(labels: Any, probability: Any, threshold: float, *, networ
     """
     import numpy as np
 
-    from papila.model.metrics import sensitivity_at_specificity
+    from papila.model.serving.metrics import sensitivity_at_specificity
 
     y = np.asarray(labels).astype(bool)
     p = np.asarray(probability, dtype=np.float64)
@@ -173,10 +173,10 @@ def _whole_square(data: bytes) -> dict[str, int]:
 
 def _served(items: list[tuple[Path, str, int, bool]], model: Any, card: dict[str, Any]
             ) -> tuple[list[dict[str, Any]], float]:
-    """Each image through `papila.pipeline.screen_image`, exactly as the inference function runs it:
+    """Each image through `papila.core.pipeline.screen_image`, exactly as the inference function runs it:
     (path, name to report, label, whole) with `whole` = offer the whole image as the user's square, else
     let the pipeline locate the disc."""
-    from papila import pipeline
+    from papila.core import pipeline
 
     outcomes, elapsed = [], 0.0
     for path, name, label, whole in items:
@@ -229,17 +229,17 @@ def _write_predictions(path: Path, rows: list[dict[str, Any]]) -> None:
 def _master_path(model_path: Path, card: dict[str, Any]) -> Path:
     master = card.get("files", {}).get("master")
     if not master:  # an older card: the release's default name (importing it loads TensorFlow)
-        from papila.model.card import MASTER_NAME
+        from papila.model.serving.card import MASTER_NAME
 
         master = MASTER_NAME
     return model_path.with_name(master)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Runs every image through the served code path (`papila.pipeline.screen_image`: decode, quality gate,
+    """Runs every image through the served code path (`papila.core.pipeline.screen_image`: decode, quality gate,
     disc location or the given square, model) and prints the screening figures over all of them."""
-    from papila.model import runtime
-    from papila.model.card import load_card
+    from papila.model.serving import runtime
+    from papila.model.serving.card import load_card
 
     model_path = Path(args.model) if args.model else Settings.from_env().model_path
     card = load_card(model_path)
@@ -254,7 +254,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         items = [(folder / r["file"], r["file"], LABEL_NAMES.index(r["label"]), False) for r in table]
         groups = [(r.get(args.by) or "").strip() or "(blank)" for r in table] if args.by else [None] * len(table)
     else:
-        from papila.training.data import list_samples
+        from papila.model.training.data import list_samples
 
         if args.by:
             raise SystemExit("--by needs --photos (a labels.csv to read the column from)")
@@ -269,7 +269,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if name == "litert":
             model = runtime.load(path)
         else:
-            from papila.training import master
+            from papila.model.training import master
 
             model = master.load(path)
         rows, elapsed = _served(items, model, card)
@@ -298,7 +298,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_locate(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from papila.locate import locate
+    from papila.core.locate import locate
 
     status = 0
     for file in args.images:
@@ -314,7 +314,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
 
 
 def _image_files(items: list[str]) -> list[Path]:
-    from papila.training.data import IMAGE_SUFFIXES
+    from papila.model.training.data import IMAGE_SUFFIXES
 
     files: list[Path] = []
     for item in map(Path, items):
@@ -326,9 +326,9 @@ def _image_files(items: list[str]) -> list[Path]:
 
 
 def _screen_local(file: Path, crop: dict[str, int] | None) -> dict[str, Any]:
-    from papila import pipeline
-    from papila.model import card as model_card
-    from papila.model import runtime
+    from papila.core import pipeline
+    from papila.model.serving import card as model_card
+    from papila.model.serving import runtime
 
     settings = Settings.from_env()
     global _MODEL
@@ -355,7 +355,7 @@ _MODEL: Any = None
 def _screen_api(file: Path, crop: dict[str, int] | None, api: str, timeout: float) -> dict[str, Any]:
     import requests
 
-    from papila.keys import EXTENSIONS
+    from papila.core.keys import EXTENSIONS
 
     content_type = EXTENSIONS.get(file.suffix.lower(), "application/octet-stream")
     body: dict[str, Any] = {"filename": file.name, "content_type": content_type, "size": file.stat().st_size,
@@ -398,7 +398,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from papila.retention import purge_from_env
+    from papila.usecases.retention import purge_from_env
 
     _print(purge_from_env(retention_days=args.days, dry_run=args.dry_run), args.json)
     return 0

@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "weights" / "papila_vgg19_int8.tflite"
+# The checkout this package runs from (layers/papila/): its weights/ are the defaults outside the image.
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL_PATH = REPOSITORY / "weights" / "papila_vgg19_int8.tflite"
 
 # Timing of the inference function, the queue and the worker's lease, from one number: the function
 # timeout (template.yaml's InferenceTimeout, given to the function as FUNCTION_TIMEOUT). An attempt cannot

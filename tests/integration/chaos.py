@@ -57,7 +57,7 @@ from tests.integration.cloudclient import s3_event
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_FLIGHT = ("awaiting_upload", "queued", "processing")
-# The worker's log lines written once a result is stored (papila.worker: after the move to done / rejected).
+# The worker's log lines written once a result is stored (papila.usecases.inference: after the move to done / rejected).
 _COMPLETION = re.compile(r"papila\.worker:screening ([0-9a-f-]{36}) (?:done in|rejected:)")
 JUNK = b"this is not a photo, it only claims to be image/jpeg\n" * 40  # the poison object
 
@@ -66,7 +66,7 @@ JUNK = b"this is not a photo, it only claims to be image/jpeg\n" * 40  # the poi
 def message_life_s(settings: Settings) -> int:
     """How long one S3 event message can keep a screening in flight, as the sweeper bounds it: every receive
     `max(visibility, lease) + function timeout` apart, `max_receive_count` receives, plus the local
-    sweep's grace (papila.sweeper.Bounds, infra.localcloud.SWEEP_GRACE_S)."""
+    sweep's grace (papila.usecases.sweeper.Bounds, infra.localcloud.SWEEP_GRACE_S)."""
     from papila import config
 
     lease = config.lease_seconds(settings.function_timeout)

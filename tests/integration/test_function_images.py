@@ -155,7 +155,7 @@ def run_handler(python: Path, task: Path, services: dict[str, Any], bodies: list
 
 
 def _screening(services: dict[str, Any]) -> tuple[str, str, bytes]:
-    from papila import keys, records
+    from papila.core import keys, records
 
     sid = records.new_id()
     key = keys.original_key(sid, "jpg")
@@ -169,7 +169,7 @@ def _screening(services: dict[str, Any]) -> tuple[str, str, bytes]:
 
 def test_the_inference_image_screens_a_photo_with_only_its_requirements(
         inference_image: tuple[Path, Path], services: dict[str, Any]) -> None:
-    from papila import records
+    from papila.core import records
 
     python, task = inference_image
     imports = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, timeout=60, check=False)
@@ -190,7 +190,7 @@ def test_the_inference_image_screens_a_photo_with_only_its_requirements(
 
 def test_the_export_function_builds_an_export_in_steps_with_only_its_requirements(
         export_function: tuple[Path, Path], services: dict[str, Any]) -> None:
-    from papila import keys, records
+    from papila.core import keys, records
 
     python, task = export_function
     for module in ("numpy", "PIL", "pydantic", "tensorflow"):

@@ -2,7 +2,7 @@
 `cloud`): every operation of the served document gets generated requests, valid and invalid, and none
 may answer a server error (5xx).
 
-The operations are collected from `papila.openapi.document()` (pytest collects before the cloud is up:
+The operations are collected from `papila.api.openapi.document()` (pytest collects before the cloud is up:
 Schemathesis' lazy `from_fixture` loader does not work with pytest 9.2, whose nodes have no `_nodeid`),
 and the first test checks that the running API serves exactly that document.
 
@@ -75,7 +75,7 @@ def admin_token(cloud: Any) -> str:
 
 
 def _schema() -> Any:
-    from papila.openapi import document
+    from papila.api.openapi import document
 
     loaded = schemathesis.openapi.from_dict(document())
     loaded.config.update(request_timeout=REQUEST_TIMEOUT)
@@ -88,11 +88,11 @@ schema = _schema()
 
 
 def test_the_running_api_serves_the_tested_document(api_url: str) -> None:
-    from papila.openapi import document
+    from papila.api.openapi import document
 
     served = requests.get(f"{api_url}/api/openapi.json", timeout=REQUEST_TIMEOUT)
     assert served.status_code == 200, served.text[:300]
-    assert served.json() == document(), "GET /api/openapi.json differs from papila.openapi.document()"
+    assert served.json() == document(), "GET /api/openapi.json differs from papila.api.openapi.document()"
 
 
 def _is_admin(case: Any) -> bool:

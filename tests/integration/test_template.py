@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from papila import export
+from papila.usecases import export
 
 from infra import cfn
 from infra.lambda_runner import function_spec

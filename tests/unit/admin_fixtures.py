@@ -82,7 +82,7 @@ def cognito() -> Any:
 @pytest.fixture
 def admin_env(cognito, monkeypatch):
     """The API's COGNITO_* settings for the pool (as infra/localcloud.py passes them)."""
-    from papila import admin, auth
+    from papila.api import admin, auth
 
     for name, value in cognito.pool.env().items():
         monkeypatch.setenv(name, value)

@@ -18,8 +18,8 @@ def put_screening(service, aws, images, *, created_at: datetime | None = None, s
                   model_version: str = "vgg19-test", with_original: bool = True, with_crop: bool = True,
                   metadata: dict[str, Any] | None = None) -> str:
     """A screening record straight into the store (any state, any age) with its S3 objects."""
-    from papila import keys
-    from papila.records import new_id, new_record
+    from papila.core import keys
+    from papila.core.records import new_id, new_record
 
     sid = new_id()
     key = keys.original_key(sid, "jpg")
@@ -46,7 +46,7 @@ def put_screening(service, aws, images, *, created_at: datetime | None = None, s
 
 
 def objects_of(aws, screening_id: str) -> list[str]:
-    from papila import keys
+    from papila.core import keys
 
     found: list[str] = []
     for prefix in keys.screening_prefixes(screening_id):

@@ -40,7 +40,7 @@ def mongo_uri():
 def aws(monkeypatch):
     """moto's mock AWS with the uploads bucket, the inference queue and the export queue; no endpoint override."""
     from moto import mock_aws
-    from papila import storage
+    from papila.adapters import aws as storage
 
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -67,7 +67,7 @@ def aws(monkeypatch):
 @pytest.fixture
 def service(aws, mongo_uri, monkeypatch):
     """A fresh ScreeningService on an empty collection (the app's per-container one)."""
-    from papila import service as svc
+    from papila.api import screenings as svc
 
     monkeypatch.setenv("MONGODB_URI", mongo_uri)
     monkeypatch.setenv("MONGODB_DB", DB)
@@ -190,7 +190,7 @@ RESULT = {
 def store(mongo_uri, request):
     """An emptied screenings collection in the test module's own database (its `DB`, else one named
     after the module), for tests that drive the worker or the sweep directly."""
-    from papila.store import ScreeningStore
+    from papila.adapters.mongo import ScreeningStore
 
     name = getattr(request.module, "DB", "papila_" + request.module.__name__.rsplit(".", 1)[-1])
     s = ScreeningStore.connect(mongo_uri, name)
@@ -200,7 +200,7 @@ def store(mongo_uri, request):
 
 @pytest.fixture
 def bucket(aws):
-    from papila.storage import ImageBucket
+    from papila.adapters.aws import ImageBucket
 
     return ImageBucket(aws.bucket)
 
@@ -208,8 +208,8 @@ def bucket(aws):
 @pytest.fixture
 def worker(service, aws):
     """Plays the inference function: moves a record on and writes its derived images."""
-    from papila import keys
-    from papila.records import Status
+    from papila.core import keys
+    from papila.core.records import Status
 
     def finish(screening_id: str, result: dict[str, Any] | None = None, *, heatmap: bool = True) -> dict[str, Any]:
         assert service.store.move(screening_id, Status.PROCESSING) is not None

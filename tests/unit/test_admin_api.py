@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from papila import admin, keys
+from papila.api import admin
+from papila.core import keys
 
 from tests.unit.admin_support import T0, bodies, drain, objects_of, put_screening
 

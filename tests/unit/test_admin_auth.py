@@ -11,7 +11,7 @@ import urllib.request
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from papila import auth
+from papila.api import auth
 
 pytest_plugins = ["tests.unit.admin_fixtures"]  # the `cognito` pool and `admin_api` fixtures
 

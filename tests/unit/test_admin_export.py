@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from papila import export as export_mod
 from papila.cli import main as papila
-from papila.lambda_events import export_record
-from papila.model.runtime import Prediction
-from papila.training.data import list_samples
+from papila.events import export_record
+from papila.model.serving.runtime import Prediction
+from papila.model.training.data import list_samples
+from papila.usecases import export as export_mod
 
 from tests.unit.admin_support import T0, drain, put_screening
 
@@ -157,7 +157,7 @@ def test_an_export_of_labelled_screenings_is_read_back_by_papila_evaluate(admin_
     assert all(s.disc_mask is None for s in samples)
 
     if not REAL_MODEL.exists():
-        from papila.model import card, runtime
+        from papila.model.serving import card, runtime
 
         monkeypatch.setattr(runtime, "load", lambda path: FakeModel())
         monkeypatch.setattr(card, "load_card", lambda path: {"model_version": "fake-model", "threshold": 0.5})

@@ -10,9 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from papila import retention
-from papila.audit import AuditLog
-from papila.records import now
+from papila.adapters.audit import AuditLog
+from papila.core.records import now
+from papila.usecases import retention
 
 from tests.unit.admin_support import objects_of, put_screening
 

@@ -8,8 +8,8 @@ from unittest import mock
 
 import pytest
 import requests
-from papila import imaging, keys
-from papila.records import Status
+from papila.core import imaging, keys
+from papila.core.records import Status
 from PIL import Image
 
 UNKNOWN = str(uuid.uuid4())

@@ -7,10 +7,10 @@ import io
 import uuid
 
 import pytest
-from papila import keys
-from papila.imaging import Crop
-from papila.schemas import SeedCropData
-from papila.service import seed_crop
+from papila.api.requests import SeedCropData
+from papila.api.screenings import seed_crop
+from papila.core import keys
+from papila.core.imaging import Crop
 from PIL import Image
 
 UNKNOWN = str(uuid.uuid4())

@@ -10,9 +10,9 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from papila import service as svc
-from papila.imaging import Crop, ImageError
-from papila.openapi import document
+from papila.api import screenings as svc
+from papila.api.openapi import document
+from papila.core.imaging import Crop, ImageError
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -70,7 +70,7 @@ def test_health_when_mongo_is_unreachable(aws, monkeypatch, chalice_app, tmp_pat
 
 
 def test_model_summary_from_the_card(api, aws, monkeypatch, tmp_path):
-    from papila.model import card
+    from papila.model.serving import card
 
     card_json = {"model_version": "vgg19-test-1", "input_size": 224, "threshold": 0.42,
                  "metrics": {"auc": 0.9}, "private_notes": "not served"}
@@ -88,7 +88,7 @@ def test_model_summary_from_the_card(api, aws, monkeypatch, tmp_path):
 
 
 def test_model_unavailable_is_503(api, aws, monkeypatch, tmp_path):
-    from papila.model import card
+    from papila.model.serving import card
 
     monkeypatch.setenv("MODEL_PATH", str(tmp_path / "missing" / "papila.tflite"))
     card.load_card.cache_clear()
@@ -116,7 +116,7 @@ def test_locate_finds_the_bright_disc(api, aws, images):
 
 
 def test_locate_scales_to_the_original_size(api, aws, images, monkeypatch):
-    from papila import locate as locate_module
+    from papila.core import locate as locate_module
 
     found = locate_module.LocateResult(crop=Crop(100, 50, 80), confidence=0.8, center=(140.0, 90.0),
                                        disc_diameter=33.0)
@@ -144,7 +144,7 @@ def test_locate_errors(api, aws, images, monkeypatch):
     err({"image_base64": "%%%"}, 400, "invalid_base64")
     err({"image_base64": images.b64(b"plain text, no image here")}, 415, "unsupported_format")
 
-    from papila import locate as locate_module
+    from papila.core import locate as locate_module
 
     def no_disc(image):
         raise ImageError("disc_not_found", "No optic disc could be found; crop it by hand.")
@@ -189,7 +189,7 @@ def test_openapi_is_a_valid_3_1_document():
 
 
 def test_openapi_request_schemas_come_from_the_models():
-    from papila.schemas import CreateScreening, Feedback, FeedbackMetadata
+    from papila.api.requests import CreateScreening, Feedback, FeedbackMetadata
 
     schemas = document()["components"]["schemas"]
     assert set(schemas["CreateScreening"]["properties"]) == set(CreateScreening.model_fields)

@@ -17,8 +17,9 @@ import warnings
 from pathlib import Path
 
 import pytest
-from papila import imaging, pipeline, schemas
-from papila.errors import ApiError, reply_for_exception
+from papila.api import requests as schemas
+from papila.api.errors import ApiError, reply_for_exception
+from papila.core import imaging, pipeline
 from PIL import Image, ImageFile, PngImagePlugin, TiffImagePlugin
 
 from bench.api_memory import jpeg, jpeg_header, jpeg_mode, png, tiff_header
@@ -257,8 +258,8 @@ def test_exif_orientation_is_applied_once_in_every_format(fmt, orientation):
 
 
 def test_a_flat_picture_has_no_disc_to_locate():
-    from papila.imaging import ImageError
-    from papila.locate import locate
+    from papila.core.imaging import ImageError
+    from papila.core.locate import locate
 
     with pytest.raises(ImageError) as caught:
         locate(Image.new("RGB", (800, 600)))
@@ -268,8 +269,8 @@ def test_a_flat_picture_has_no_disc_to_locate():
 def test_a_deeply_nested_admin_cursor_is_a_bad_cursor():
     import base64
 
-    from papila.admin import decode_cursor
-    from papila.errors import ApiError
+    from papila.api.admin import decode_cursor
+    from papila.api.errors import ApiError
 
     cursor = base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000).decode().rstrip("=")
     with pytest.raises(ApiError) as caught:

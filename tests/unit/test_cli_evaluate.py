@@ -1,6 +1,6 @@
 """`papila evaluate` (disc crops and full photos) and `papila screen --json` through the served path.
 
-Most tests replace `papila.pipeline.screen_image` by a script of outcomes, so the counting is checked
+Most tests replace `papila.core.pipeline.screen_image` by a script of outcomes, so the counting is checked
 exactly whatever the pipeline decides; one runs the real pipeline and the committed model on generated
 photos."""
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from papila import pipeline
 from papila.cli import main as papila
 from papila.cli import screening_metrics
+from papila.core import pipeline
 from PIL import Image
 
 from tests.fundus import make_fundus
@@ -102,7 +102,7 @@ class Script:
 
 @pytest.fixture
 def scripted(monkeypatch, tmp_path):
-    from papila.model import runtime
+    from papila.model.serving import runtime
 
     weights = tmp_path / "weights"
     weights.mkdir()

@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
-from papila import imaging, keys, records
-from papila.model import metrics
-from papila.records import Status
+from papila.core import imaging, keys, records
+from papila.core.records import Status
+from papila.model.serving import metrics
 from PIL import Image
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from papila import disc as discs
-from papila import pipeline
-from papila.imaging import Crop
+from papila.core import disc as discs
+from papila.core import pipeline
+from papila.core.imaging import Crop
 from PIL import Image, ImageDraw
 
 S = 96

@@ -5,7 +5,7 @@ training folds can be grouped by person): validated on PUT .../feedback and the 
 from __future__ import annotations
 
 import pytest
-from papila.openapi import document
+from papila.api.openapi import document
 
 from tests.unit.test_api_screenings import assert_error, inline_body
 from tests.unit.test_api_seed import process_body

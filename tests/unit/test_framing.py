@@ -10,7 +10,7 @@ from PIL import Image
 
 
 def test_matched_auc_removes_what_the_strata_explain():
-    from papila.model.metrics import matched_auc, roc_auc
+    from papila.model.serving.metrics import matched_auc, roc_auc
 
     rng = np.random.default_rng(3)
     strata = rng.integers(0, 5, 400)
@@ -24,7 +24,7 @@ def test_matched_auc_removes_what_the_strata_explain():
 
 
 def test_framing_offsets_read_the_square_and_the_photo_of_an_export(tmp_path):
-    from papila.training.data import framing_offsets, list_samples
+    from papila.model.training.data import framing_offsets, list_samples
 
     rows = []
     for label, sid, x in (("glaucoma", "a1", 450), ("normal", "b2", 100)):

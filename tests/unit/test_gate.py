@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from papila import quality
-from papila.imaging import Crop, square_crop
-from papila.locate import locate
+from papila.core import quality
+from papila.core.imaging import Crop, square_crop
+from papila.core.locate import locate
 from PIL import Image, ImageFilter
 
 from tests.fundus import default_disc_xy, make_fundus

@@ -376,9 +376,11 @@ def stack(mongo_uri, chalice_app, tmp_path_factory):
     import boto3
     from chalice.test import Client
     from moto import mock_aws
-    from papila import auth, keys, storage
-    from papila import service as svc
-    from papila.records import Status
+    from papila.adapters import aws as storage
+    from papila.api import auth
+    from papila.api import screenings as svc
+    from papila.core import keys
+    from papila.core.records import Status
 
     with pytest.MonkeyPatch.context() as mp:
         for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_PROFILE"):

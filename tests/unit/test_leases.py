@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from papila import config, keys, records
-from papila.lambda_events import screen_record
-from papila.records import Status
-from papila.worker import ScreeningBusy, Worker
+from papila import config
+from papila.core import keys, records
+from papila.core.records import Status
+from papila.events import screen_record
+from papila.usecases.inference import ScreeningBusy, Worker
 
 from infra import cfn
 
@@ -94,7 +95,7 @@ def test_a_receive_after_a_crash_takes_the_lease_over(store, bucket):
 
 
 def _load_handler(monkeypatch, mongo_uri, **env):
-    from papila.model import card, runtime
+    from papila.model.serving import card, runtime
 
     monkeypatch.setattr(runtime, "load", lambda path: NoModel())
     monkeypatch.setattr(card, "load_card", lambda path: CARD)

@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
-from papila import imaging
-from papila.locate import locate
-from papila.quality import MIN_SHARPNESS, check_crop, check_photo, sharpness
+from papila.core import imaging
+from papila.core.locate import locate
+from papila.core.quality import MIN_SHARPNESS, check_crop, check_photo, sharpness
 from PIL import Image, ImageDraw, ImageFilter
 
 from tests.fundus import make_fundus

@@ -1,11 +1,11 @@
-"""Disc measurements (papila.model.measures) and the combination that turns them into a probability."""
+"""Disc measurements (papila.model.serving.measures) and the combination that turns them into a probability."""
 
 from __future__ import annotations
 
 import numpy as np
-from papila.model.combination import combine
-from papila.model.measures import NAMES, measures
-from papila.training.cdr import combine_fit
+from papila.model.serving.combination import combine
+from papila.model.serving.measures import NAMES, measures
+from papila.model.training.cdr import combine_fit
 
 SIZE = 96
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from papila.cli import main as papila
-from papila.model.card import DISC_CUP_NAME, MASTER_NAME, SERVING_NAME
-from papila.model.measures import NAMES
-from papila.model.runtime import vertical_cdr
-from papila.training.cdr import expert_crops, weak_masks
+from papila.model.serving.card import DISC_CUP_NAME, MASTER_NAME, SERVING_NAME
+from papila.model.serving.measures import NAMES
+from papila.model.serving.runtime import vertical_cdr
+from papila.model.training.cdr import expert_crops, weak_masks
 from PIL import Image, ImageDraw
 
 from tests.fundus import make_fundus
@@ -88,8 +88,8 @@ def test_train_writes_a_loadable_model_and_its_card(trained):
 
 
 def test_folds_never_split_a_person(tmp_path):
-    from papila.training import prepare
-    from papila.training.data import Sample
+    from papila.model.training import prepare
+    from papila.model.training.data import Sample
 
     samples = [Sample(tmp_path / f"{i}.png", i % 2, group=f"p{i // 4}") for i in range(40)]
     for tr, va in prepare.folds(samples, 3, seed=1):
@@ -97,7 +97,7 @@ def test_folds_never_split_a_person(tmp_path):
 
 
 def test_an_export_folder_gives_people_and_cameras(tmp_path):
-    from papila.training.data import list_samples
+    from papila.model.training.data import list_samples
 
     for label in ("glaucoma", "normal"):
         (tmp_path / label).mkdir()
@@ -118,7 +118,7 @@ def test_expert_crops_include_squares_with_no_disc(tmp_path):
     positives, negatives = masks[0::3], np.concatenate([masks[1::3], masks[2::3]])
     assert all(m[..., 0].any() for m in positives) and not negatives.any()
     # No negative square reaches the disc (the circle of the experts' diameter).
-    from papila.training.cdr import _negative_squares
+    from papila.model.training.cdr import _negative_squares
 
     photo0 = Image.open(photos / "images" / "p0.jpg").convert("RGB")
     centre, d = (330.0, 190.0), 0.45 * 400 * 2 / 6
@@ -177,9 +177,9 @@ def test_committed_serving_model_agrees_with_its_master():
     disc, the square of one anatomical scale): probabilities within 0.1 (stated tolerance; the card
     reports both runtimes' AUC on the CV folds). Random noise is no fair input: it lies outside the int8
     calibration range."""
-    from papila import imaging, pipeline
-    from papila.model.runtime import DiscCupModel, load
-    from papila.training import master as keras_master
+    from papila.core import imaging, pipeline
+    from papila.model.serving.runtime import DiscCupModel, load
+    from papila.model.training import master as keras_master
 
     from tests.fundus import make_fundus
 

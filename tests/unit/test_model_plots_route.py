@@ -7,8 +7,8 @@ import io
 import json
 
 import pytest
-from papila.model import card
-from papila.modelfiles import listed_plots
+from papila.api.modelfiles import listed_plots
+from papila.model.serving import card
 from PIL import Image
 
 BROWSER_IMG_ACCEPT = {"Accept": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"}

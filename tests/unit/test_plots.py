@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-plots = pytest.importorskip("papila.training.plots", reason="matplotlib is in the train extra")
+plots = pytest.importorskip("papila.model.training.plots", reason="matplotlib is in the train extra")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -49,7 +49,7 @@ def test_cdr_scatter_writes_a_small_png_and_skips_missing(tmp_path):
 
 
 def test_roc_points_run_from_corner_to_corner_and_give_the_auc():
-    from papila.model.metrics import roc_auc
+    from papila.model.serving.metrics import roc_auc
 
     labels, scores = _data(200, seed=5)
     scores = np.round(scores, 1)  # many ties

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from papila import heatmap, imaging, locate
+from papila.core import heatmap, imaging, locate
 from PIL import Image, ImageCms, ImageFilter
 
 from tests.fundus import make_fundus

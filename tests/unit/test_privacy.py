@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from papila import imaging, keys, records
-from papila.records import Status
-from papila.storage import MAX_UPLOAD_BYTES, ImageBucket
-from papila.worker import Worker
+from papila.adapters.aws import MAX_UPLOAD_BYTES, ImageBucket
+from papila.core import imaging, keys, records
+from papila.core.records import Status
+from papila.usecases.inference import Worker
 from PIL import Image, ImageCms, PngImagePlugin
 
 from tests.fundus import make_fundus

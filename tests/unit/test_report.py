@@ -1,4 +1,4 @@
-"""GET /api/screenings/{id}/report and the pure PDF builder behind it (papila.report)."""
+"""GET /api/screenings/{id}/report and the pure PDF builder behind it (papila.adapters.pdf_report)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from papila import keys
-from papila.model import card as model_card
-from papila.report import DISCLAIMER, TITLE, build_report, latin1
+from papila.adapters.pdf_report import DISCLAIMER, TITLE, build_report, latin1
+from papila.core import keys
+from papila.model.serving import card as model_card
 from PIL import Image
 from pypdf import PdfReader
 

@@ -2,7 +2,7 @@
 state, a done one with every result field, errors, health, locate, the admin's page, detail, stats and
 exports) are validated against the schema of the response the served document gives for their operation and
 status, and every response component is met by at least one real body. The components are the response
-models' own schemas (`papila.responses`), and the presenters build every body through those models."""
+models' own schemas (`papila.api.responses`), and the presenters build every body through those models."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from papila import responses
-from papila.errors import ResponseShapeError
-from papila.export import ExportStatus
-from papila.openapi import REF, document
-from papila.records import Status
-from papila.responses import RESPONSE_MODELS, Screening, present
+from papila.api import responses
+from papila.api.errors import ResponseShapeError
+from papila.api.openapi import REF, document
+from papila.api.responses import RESPONSE_MODELS, Screening, present
+from papila.core.records import Status
+from papila.usecases.export import ExportStatus
 
 pytest_plugins = ["tests.unit.admin_fixtures"]
 
@@ -210,7 +210,7 @@ def test_the_check_can_fail():
 
 
 def test_presenters_build_through_the_models(monkeypatch):
-    from papila import admin
+    from papila.api import admin
 
     # What a presenter sets is what the model declares: an undeclared key is an error, not a surprise.
     fields = responses.screening_fields

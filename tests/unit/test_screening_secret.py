@@ -147,7 +147,7 @@ def test_a_key_sent_with_another_request_is_refused(api, aws, service):
 
 
 def test_two_racing_creates_with_one_key_insert_one_record(service):
-    from papila.records import Status, new_record
+    from papila.core.records import Status, new_record
 
     def record(sid: str) -> dict:
         r = new_record(screening_id=sid, filename="a.png", content_type="image/png", original_key=f"uploads/{sid}",

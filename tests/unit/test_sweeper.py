@@ -8,10 +8,11 @@ import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
-from papila import config, keys, records
-from papila.export import Exports, ExportStatus
-from papila.records import Status
-from papila.sweeper import REASONS, Bounds, export_bound, sweep, sweep_exports
+from papila import config
+from papila.core import keys, records
+from papila.core.records import Status
+from papila.usecases.export import Exports, ExportStatus
+from papila.usecases.sweeper import REASONS, Bounds, export_bound, sweep, sweep_exports
 
 from infra import cfn
 
@@ -69,8 +70,8 @@ def test_records_past_their_bound_end_failed_with_the_reason(store):
 
 
 def test_a_late_message_for_a_swept_screening_changes_nothing(store, aws):
-    from papila.storage import ImageBucket
-    from papila.worker import Worker
+    from papila.adapters.aws import ImageBucket
+    from papila.usecases.inference import Worker
 
     sid = _record(store, Status.QUEUED, BOUNDS.queued + timedelta(seconds=1))
     sweep(store, BOUNDS)
@@ -133,7 +134,7 @@ def test_the_local_cloud_runs_the_same_sweep_on_its_own_timing(store, mongo_uri,
 
 
 def test_orphaned_objects_go_once_older_than_the_longest_bound(store, bucket, aws):
-    from papila.sweeper import sweep_orphans
+    from papila.usecases.sweeper import sweep_orphans
 
     kept = _record(store, Status.DONE, timedelta(days=2))
     orphan, young_orphan = records.new_id(), records.new_id()

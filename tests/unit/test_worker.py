@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
-from papila import keys, records
-from papila.lambda_events import screen_record
-from papila.model.runtime import Prediction
-from papila.records import Status
-from papila.worker import ScreeningBusy, Worker
+from papila.core import keys, records
+from papila.core.records import Status
+from papila.events import screen_record
+from papila.model.serving.runtime import Prediction
+from papila.usecases.inference import ScreeningBusy, Worker
 from PIL import Image, ImageFilter
 
 from tests.fundus import make_fundus

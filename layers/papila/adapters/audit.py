@@ -1,0 +1,58 @@
+"""The audit log: who did what to which screening or export, and when (MongoDB collection `audit`).
+
+One document per admin read, original download (a presigned URL handed out), deletion, export and
+purge: `{at, actor: {sub, username} | {system}, action, screening_id | export_id, details}`. Entries
+carry ids, counts and filters only, never image data, file names or personal metadata. An entry
+that cannot be written fails the request (fail closed: nothing is shown unaudited).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.collection import Collection
+
+from papila.core.records import now
+
+
+class Action(StrEnum):
+    READ = "read"
+    DOWNLOAD = "download"
+    DELETE = "delete"
+    EXPORT = "export"
+    PURGE = "purge"
+
+
+SYSTEM_RETENTION = {"system": "retention"}
+
+
+class AuditLog:
+    def __init__(self, collection: Collection) -> None:
+        self.col = collection
+
+    def ensure_indexes(self) -> None:
+        self.col.create_index([("at", DESCENDING)], name="at_desc")
+        self.col.create_index([("screening_id", 1), ("at", DESCENDING)], name="screening_at")
+
+    def record(
+        self,
+        actor: dict[str, str],
+        action: Action,
+        *,
+        screening_id: str | None = None,
+        export_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        entry: dict[str, Any] = {"at": now(), "actor": dict(actor), "action": str(action)}
+        if screening_id is not None:
+            entry["screening_id"] = screening_id
+        if export_id is not None:
+            entry["export_id"] = export_id
+        if details:
+            entry["details"] = details
+        self.col.insert_one(entry)
+
+    def for_screening(self, screening_id: str) -> list[dict[str, Any]]:
+        return list(self.col.find({"screening_id": screening_id}, {"_id": 0}).sort("at", DESCENDING))

@@ -1,0 +1,403 @@
+"""The admin API's use cases (contract: "Admin"): browse, read, erase, count, export. Framework-free like
+`papila.api.screenings`: each returns a `Reply`; the caller (`api_app/app.py`) has already checked the Cognito
+token (`papila.api.auth`) and passes the `Principal`, whose subject and user name go to the audit log.
+
+One `AdminService` per container (`service()`), built lazily from the environment; `reset()` drops it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from papila.adapters.audit import Action, AuditLog
+from papila.adapters.aws import ImageBucket
+from papila.adapters.mongo import ScreeningStore
+from papila.api.auth import Principal
+from papila.api.errors import ApiError
+from papila.api.reply import Reply
+from papila.api.requests import parse_object
+from papila.api.responses import (
+    AdminScreening,
+    AdminScreeningPage,
+    AdminStats,
+    Export,
+    screening_fields,
+)
+from papila.config import Settings
+from papila.core.records import Status, is_valid_id, iso, jsonable
+from papila.usecases import export as exports_mod
+from papila.usecases.retention import erase_screening
+
+log = logging.getLogger("papila.api.admin")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+STATUSES = tuple(str(s) for s in Status)
+MODEL_LABELS = ("glaucoma", "normal")
+TRUE_LABELS = ("glaucoma", "normal", "suspect", "unknown")
+ORIGINAL_URL_SECONDS = 300
+EXPORT_URL_SECONDS = 3600
+
+
+# ---------------------------------------------------------------- query and body models
+
+
+def parse_instant(value: str, *, end_of_day: bool = False) -> datetime:
+    """An ISO-8601 date or date-time; naive means UTC. A bare date as a `to` bound means its last ms."""
+    text = value.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        moment = time(23, 59, 59, 999000) if end_of_day else time(0, 0)
+        return datetime.combine(day, moment, tzinfo=UTC)
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class _Range(BaseModel):
+    from_: Annotated[datetime | None, Field(alias="from", description="created at or after (ISO-8601 date or date-time)")] = None
+    to: Annotated[datetime | None, Field(description="created at or before; a bare date includes that whole day")] = None
+
+    @field_validator("from_", mode="before")
+    @classmethod
+    def _from(cls, value: Any) -> Any:
+        return _instant(value, end_of_day=False)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _to(cls, value: Any) -> Any:
+        return _instant(value, end_of_day=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Range:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("`from` must not be after `to`")
+        return self
+
+
+def _instant(value: Any, *, end_of_day: bool) -> Any:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO-8601 date or date-time string")  # noqa: TRY004 - pydantic reports ValueError
+    try:
+        return parse_instant(value, end_of_day=end_of_day)
+    except ValueError:
+        raise ValueError("must be an ISO-8601 date (2026-11-25) or date-time (2026-11-25T18:00:00Z)") from None
+
+
+class ListQuery(_Range):
+    """GET /api/admin/screenings query parameters (strings, so lax parsing; unknown names rejected)."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["awaiting_upload", "queued", "processing", "done", "rejected", "failed"] | None = None
+    label: Annotated[Literal["glaucoma", "normal"] | None, Field(description="the model's result label")] = None
+    true_label: Annotated[Literal["glaucoma", "normal", "suspect", "unknown"] | None,
+                          Field(description="the feedback's label")] = None
+    feedback: Literal["given", "missing"] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: Annotated[str | None, Field(max_length=200)] = None
+
+    @field_validator("status", "label", "true_label", "feedback", "cursor", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class ExportRequest(_Range):
+    """POST /api/admin/exports body (optional): which confirmed-label screenings to export."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: Annotated[Literal["glaucoma", "normal"] | None, Field(description="only this model result label")] = None
+    true_label: Annotated[Literal["glaucoma", "normal"] | None, Field(description="only this confirmed label")] = None
+    model_version: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+
+    def filters(self) -> dict[str, Any]:
+        out = {"from": self.from_, "to": self.to, "label": self.label, "true_label": self.true_label,
+               "model_version": self.model_version}
+        return {k: v for k, v in out.items() if v is not None}
+
+
+ADMIN_MODELS: tuple[type[BaseModel], ...] = (ExportRequest,)
+
+
+# ---------------------------------------------------------------- cursor
+
+
+def encode_cursor(created_at: datetime, screening_id: str) -> str:
+    raw = json.dumps([iso(created_at), screening_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) a page ended at; 400 `invalid_cursor` for anything not made by us."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, screening_id = json.loads(raw)
+        if not isinstance(created, str) or not isinstance(screening_id, str) or not is_valid_id(screening_id):
+            raise ValueError
+        return parse_instant(created), screening_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):  # RecursionError: deep JSON
+        raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave out; start from the first page.") from None
+
+
+def list_filter(q: ListQuery) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if q.status:
+        query["status"] = q.status
+    if q.label:
+        query["result.label"] = q.label
+    if q.true_label:
+        query["feedback.true_label"] = q.true_label
+    if q.feedback:
+        query["feedback"] = {"$exists": q.feedback == "given"}
+    created: dict[str, Any] = {}
+    if q.from_:
+        created["$gte"] = q.from_
+    if q.to:
+        created["$lte"] = q.to
+    if created:
+        query["created_at"] = created
+    if q.cursor:
+        at, last_id = decode_cursor(q.cursor)
+        after = {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]}
+        query = {"$and": [query, after]} if query else after
+    return query
+
+
+# ---------------------------------------------------------------- presenters
+
+
+def present_admin(record: dict[str, Any], *, original_url: str | None = None, detail: bool = False) -> dict[str, Any]:
+    """The public screening plus what an admin sees: the consent record and whether feedback exists; the
+    detail view adds the stored image's facts, the attempts, the reruns' history, the gate's scores and
+    the original photo's URL (None: no original stored)."""
+    fields = screening_fields(record)
+    fields["consent"] = jsonable(record.get("consent") or {"accepted": False})
+    fields["links"] = {**fields["links"], "admin": f"/api/admin/screenings/{record['_id']}"}
+    if detail:
+        fields.update(
+            content_type=record.get("content_type"),
+            size=record.get("size"),
+            image=jsonable(record.get("image")),
+            attempt=record.get("attempt", 0),
+            history=jsonable(record.get("history") or []),
+            original=None if original_url is None else {"url": original_url, "expires_in": ORIGINAL_URL_SECONDS},
+            quality_scores=jsonable((record.get("error") or {}).get("quality_scores")),  # why the gate refused
+        )
+        if original_url is not None:
+            fields["links"]["original"] = original_url
+    return AdminScreening.body(**fields, has_feedback=bool(record.get("feedback")))
+
+
+def agreement(record: dict[str, Any]) -> str:
+    """agree | disagree | unknown: confirmed label against the model's, else `diagnosis_correct`."""
+    feedback = record.get("feedback") or {}
+    model_label = (record.get("result") or {}).get("label")
+    true_label = feedback.get("true_label")
+    if true_label in MODEL_LABELS and model_label in MODEL_LABELS:
+        return "agree" if true_label == model_label else "disagree"
+    if feedback.get("diagnosis_correct") is True:
+        return "agree"
+    if feedback.get("diagnosis_correct") is False:
+        return "disagree"
+    return "unknown"
+
+
+def present_export(record: dict[str, Any], download_url: str | None = None) -> dict[str, Any]:
+    """An export; `download_url` once it is done (a presigned GET of its zip)."""
+    fields: dict[str, Any] = {
+        "id": record["_id"],
+        "status": record["status"],
+        "created_at": iso(record.get("created_at")),
+        "updated_at": iso(record.get("updated_at")),
+        "filters": jsonable(record.get("filters") or {}),
+        "counts": jsonable(record.get("counts") or {}),
+        "links": {"self": f"/api/admin/exports/{record['_id']}"},
+    }
+    if record.get("finished_at"):
+        fields["finished_at"] = iso(record["finished_at"])
+    if record.get("size") is not None:
+        fields["size"] = record["size"]
+    if isinstance(record.get("error"), dict):
+        fields["error"] = {"code": str(record["error"].get("code")), "message": str(record["error"].get("message"))}
+    if download_url is not None:
+        fields.update(download_url=download_url, download_expires_in=EXPORT_URL_SECONDS)
+        fields["links"]["download"] = download_url
+    return Export.body(**fields)
+
+
+# ---------------------------------------------------------------- the use cases
+
+
+def _require_id(value: str, what: str = "screening") -> str:
+    if not is_valid_id(value):
+        raise ApiError(400, "invalid_id", f"The {what} id is not a valid UUID.")
+    return value
+
+
+class AdminService:
+    def __init__(self, settings: Settings, *, store: ScreeningStore | None = None,
+                 bucket: ImageBucket | None = None) -> None:
+        self.settings = settings
+        self._store = store
+        self.bucket = bucket or ImageBucket(settings.uploads_bucket)
+
+    @property
+    def store(self) -> ScreeningStore:
+        # Connected on first use, with the audit and export indexes; a failure is retried next request.
+        if self._store is None:
+            store = ScreeningStore.connect(self.settings.mongodb_uri, self.settings.mongodb_db)
+            # The list's order (newest first, the id breaking ties) is what the cursor pages along.
+            store.col.create_index([("created_at", -1), ("_id", -1)], name="created_at_id_desc")
+            AuditLog(store.col.database["audit"]).ensure_indexes()
+            exports_mod.Exports(store.col.database).ensure_indexes()
+            self._store = store
+        return self._store
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.store.col.database["audit"])
+
+    @property
+    def exports(self) -> exports_mod.Exports:
+        return exports_mod.Exports(self.store.col.database)
+
+    def _record(self, screening_id: str) -> dict[str, Any]:
+        record = self.store.get(_require_id(screening_id))
+        if record is None:
+            raise ApiError(404, "not_found", "No screening has this id.")
+        return record
+
+    # --- GET /api/admin/screenings
+
+    def list_screenings(self, params: dict[str, str], who: Principal) -> Reply:
+        q = ListQuery.model_validate(params)
+        found = list(self.store.col.find(list_filter(q)).sort([("created_at", -1), ("_id", -1)]).limit(q.limit + 1))
+        page, more = found[: q.limit], len(found) > q.limit
+        next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if more else None
+        filters = q.model_dump(by_alias=True, exclude_none=True, exclude={"cursor", "limit"})
+        self.audit.record(who.actor(), Action.READ, details={
+            "view": "list", "filters": jsonable(filters), "ids": [r["_id"] for r in page]})
+        return Reply(200, AdminScreeningPage.body(items=[present_admin(r) for r in page], next_cursor=next_cursor,
+                                                  limit=q.limit))
+
+    # --- GET /api/admin/screenings/{id}
+
+    def get_screening(self, screening_id: str, who: Principal) -> Reply:
+        record = self._record(screening_id)
+        self.audit.record(who.actor(), Action.READ, screening_id=screening_id, details={"view": "detail"})
+        key = record.get("original_key")
+        url = None
+        if key and self.bucket.exists(key):
+            # Audited before the URL leaves: a download is what the URL allows.
+            self.audit.record(who.actor(), Action.DOWNLOAD, screening_id=screening_id,
+                              details={"object": "original", "expires_in": ORIGINAL_URL_SECONDS})
+            url = self.bucket.presigned_get(key, ORIGINAL_URL_SECONDS)
+        return Reply(200, present_admin(record, original_url=url, detail=True))
+
+    # --- DELETE /api/admin/screenings/{id}
+
+    def delete_screening(self, screening_id: str, who: Principal) -> Reply:
+        self._record(screening_id)
+        existed, deleted = erase_screening(self.store, self.bucket, screening_id)
+        self.audit.record(who.actor(), Action.DELETE, screening_id=screening_id,
+                          details={"objects": deleted, "record": existed})
+        log.info("screening %s erased by an admin (%d objects)", screening_id, deleted)
+        return Reply(204, "")
+
+    # --- GET /api/admin/stats
+
+    def stats(self, _who: Principal) -> Reply:
+        # Counts only: no screening is read, so nothing is audited.
+        groups = self.store.col.aggregate([{"$group": {"_id": {
+            "s": "$status", "l": "$result.label", "v": "$result.model_version",
+            "t": "$feedback.true_label", "d": "$feedback.diagnosis_correct",
+            "f": {"$cond": [{"$ifNull": ["$feedback", False]}, True, False]},
+        }, "n": {"$sum": 1}}}])
+        by_status = dict.fromkeys(STATUSES, 0)
+        by_label = dict.fromkeys(MODEL_LABELS, 0)
+        by_true_label = dict.fromkeys(TRUE_LABELS, 0)
+        by_model: dict[str, int] = {}
+        feedback = {"given": 0, "missing": 0, "agree": 0, "disagree": 0, "unknown": 0}
+        total = 0
+        for group in groups:
+            key, n = group["_id"], int(group["n"])
+            total += n
+            status = key.get("s")
+            by_status[status] = by_status.get(status, 0) + n
+            if key.get("t") in by_true_label:
+                by_true_label[key["t"]] += n
+            if status != Status.DONE:
+                continue
+            if key.get("l") in by_label:
+                by_label[key["l"]] += n
+            if key.get("v"):
+                by_model[key["v"]] = by_model.get(key["v"], 0) + n
+            if not key.get("f"):
+                feedback["missing"] += n
+                continue
+            feedback["given"] += n
+            record = {"result": {"label": key.get("l")},
+                      "feedback": {"true_label": key.get("t"), "diagnosis_correct": key.get("d")}}
+            feedback[agreement(record)] += n
+        judged = feedback["agree"] + feedback["disagree"]
+        return Reply(200, AdminStats.body(
+            total=total, by_status=by_status, by_label=by_label, by_true_label=by_true_label,
+            by_model_version=by_model, feedback=feedback,
+            agreement_rate=round(feedback["agree"] / judged, 4) if judged else None,
+        ))
+
+    # --- POST /api/admin/exports
+
+    def create_export(self, raw: bytes | None, who: Principal) -> Reply:
+        req = ExportRequest.model_validate(parse_object(raw, allow_empty=True))
+        if not self.settings.export_queue_url:
+            raise ApiError(503, "export_unavailable", "Exports are not configured on this server (no queue).")
+        record = self.exports.create(req.filters(), who.actor())
+        self.audit.record(who.actor(), Action.EXPORT, export_id=record["_id"],
+                          details={"filters": jsonable(req.filters())})
+        try:
+            # The work runs in the export function (its own queue; papila.usecases.export): the API only hands it off.
+            exports_mod.send_step(self.settings.export_queue_url, record["_id"])
+        except Exception:
+            self.exports.fail(record["_id"], "export_not_started", "The export could not be started; try again.")
+            raise
+        return Reply(202, present_export(record), {"Location": f"/api/admin/exports/{record['_id']}"})
+
+    # --- GET /api/admin/exports/{id}
+
+    def get_export(self, export_id: str, who: Principal) -> Reply:
+        record = self.exports.get(_require_id(export_id, "export"))
+        if record is None:
+            raise ApiError(404, "not_found", "No export has this id.")
+        url = None
+        if record["status"] == exports_mod.ExportStatus.DONE:
+            self.audit.record(who.actor(), Action.DOWNLOAD, export_id=export_id,
+                              details={"object": "export", "expires_in": EXPORT_URL_SECONDS})
+            url = self.bucket.presigned_get(exports_mod.export_key(export_id), EXPORT_URL_SECONDS,
+                                            download_as=f"papila-export-{export_id}.zip")
+        return Reply(200, present_export(record, url))
+
+
+_service: AdminService | None = None
+
+
+def service() -> AdminService:
+    global _service
+    if _service is None:
+        _service = AdminService(Settings.from_env())
+    return _service
+
+
+def reset() -> None:
+    global _service
+    _service = None

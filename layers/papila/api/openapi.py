@@ -1,0 +1,370 @@
+"""The API's OpenAPI 3.1 document (served at GET /api/openapi.json). The components' schemas come from the
+pydantic models themselves: the request models (`papila.api.requests`, `papila.api.admin`) and the response models
+the presenters build every body through (`papila.api.responses`). Unit tests keep the paths and methods in step
+with the routes, and the served bodies in step with the documented responses (test_response_shapes)."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel
+
+from papila.api.requests import REQUEST_MODELS, FeedbackMetadata, ModelLabel, TrueLabel
+from papila.api.responses import RESPONSE_MODELS
+from papila.core.records import Status
+
+REF = "#/components/schemas/{model}"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+ID_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The screening's id (UUIDv4).",
+    "schema": {"type": "string", "format": "uuid",
+               "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"},
+}
+SECRET_HEADER = "X-Screening-Secret"
+
+
+def _secret_param(required: bool) -> dict[str, Any]:
+    need = ("Required: knowing the id is not enough to change a screening." if required else
+            "Optional: without it the screening comes without its clinical `feedback`; a wrong one is refused.")
+    return {"name": SECRET_HEADER, "in": "header", "required": required, "schema": {"type": "string"},
+            "description": f"The screening's secret, returned once by its create (`secret`). {need}"}
+
+
+IDEMPOTENCY_PARAM = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    "description": "A key the client makes (a UUID): the same create sent again with it answers the same "
+                   "screening (`Idempotent-Replayed: true`, a fresh `secret`; the earlier one stops working) "
+                   "instead of making a second one. The same key with another body: 422.",
+}
+NO_SECRET = _error("No `X-Screening-Secret` header (`secret_required`).")
+WRONG_SECRET = _error("The secret is not this screening's (`secret_invalid`).")
+BAD_ID = _error("Malformed id (`invalid_id`).")
+UNKNOWN = _error("No screening has this id (`not_found`).")
+INVALID = _error("Invalid body: `invalid_json`, `invalid_request` (with `details`), or a more specific code.")
+REDIRECT = {
+    "description": "See Other: a short-lived presigned S3 URL of the PNG (also in the body as `url`).",
+    "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+    "content": {"application/json": {"schema": {"type": "object", "properties": {"url": {"type": "string"}}}}},
+}
+
+
+def _op(op_id: str, summary: str, responses: dict[str, Any], *, body: str | None = None,
+        body_types: tuple[str, ...] = ("application/json",), with_id: bool = False,
+        tags: tuple[str, ...] = ("screenings",), secret: bool | None = None) -> dict[str, Any]:
+    """`secret`: True = the screening's secret is required, False = optional (it unlocks the feedback)."""
+    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "tags": list(tags)}
+    parameters = []
+    if with_id:
+        parameters.append(ID_PARAM)
+        responses = {"400": BAD_ID, "404": UNKNOWN, **responses}
+    if secret is not None:
+        parameters.append(_secret_param(secret))
+        responses = {**({"401": NO_SECRET} if secret else {}), "403": WRONG_SECRET, **responses}
+    if parameters:
+        op["parameters"] = parameters
+    if body:
+        op["requestBody"] = {"required": True, "content": {t: {"schema": _ref(body)} for t in body_types}}
+    op["responses"] = dict(responses)
+    op["responses"].setdefault("500", _error("Internal error (`internal_error`)."))
+    op["responses"].setdefault("503", _error("A dependency is unavailable (`service_unavailable`)."))
+    return op
+
+
+def _model_schemas(models: tuple[type[BaseModel], ...], into: dict[str, Any] | None = None, *,
+                   mode: Literal["validation", "serialization"] = "validation") -> dict[str, Any]:
+    """The models' schemas and those of the models they use, one component each (`into`, if given). Request
+    models in validation mode, response models in serialization mode (the shape they are dumped in)."""
+    schemas: dict[str, Any] = {} if into is None else into
+    for model in models:
+        schema = model.model_json_schema(ref_template=REF, mode=mode)
+        for name, part in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+            # One name, one shape: two models of one name (or a request model whose response shape differs)
+            # must not silently replace each other.
+            if schemas.setdefault(name, part) != part:
+                raise ValueError(f"two different schemas for the component {name}")
+    return schemas
+
+
+def _seed_metadata(feedback_metadata: dict[str, Any]) -> dict[str, Any]:
+    """FeedbackMetadata's fields beside `uuid` (and `secret`) in one flat object, as the 2020 client sends
+    them (an allOf of two closed objects would accept no body at all)."""
+    return {
+        **feedback_metadata,
+        "properties": {
+            "uuid": {"type": "string", "format": "uuid"},
+            "secret": {"type": "string", "description": "The screening's secret, if not sent as X-Screening-Secret."},
+            **feedback_metadata.get("properties", {}),
+        },
+        "required": ["uuid"],
+        "additionalProperties": False,
+        "description": "The screening id as `uuid` plus feedback metadata fields (unknown fields are rejected); the "
+                       "screening's secret in the X-Screening-Secret header or as `secret`.",
+    }
+
+
+def _paths() -> dict[str, Any]:
+    screening = _json(_ref("Screening"), "The screening.")
+    not_ready = _error("Not done yet, or ended rejected/failed (`not_ready`).")
+    return {
+        "/api/screenings": {
+            "post": {**_op("createScreening", "Start a screening (inline image or presigned upload)", {
+                "201": _json(_ref("CreatedScreening"), "Presigned mode: awaiting_upload, with the upload form."),
+                "202": _json(_ref("NewScreening"), "Inline mode: stored and queued."),
+                "400": _error("Invalid body, `consent_required`, `invalid_base64`, `invalid_crop`, image unusable, "
+                              "`invalid_idempotency_key`."),
+                "409": _error("A replayed create met a concurrent replay (`conflict`): send it again."),
+                "413": _error("Inline image over 7 MiB (`image_too_large`)."),
+                "415": _error("`unsupported_format` or `content_type_mismatch`."),
+                "422": _error("The Idempotency-Key came with another request before (`idempotency_key_reused`)."),
+            }, body="CreateScreening"), "parameters": [IDEMPOTENCY_PARAM]},
+        },
+        "/api/screenings/{id}": {
+            "get": _op("getScreening", "Poll a screening", {"200": screening}, with_id=True, secret=False),
+        },
+        "/api/screenings/{id}/crop": {
+            "get": _op("getCrop", "The 224-ready square crop the model saw (PNG)",
+                       {"303": REDIRECT, "409": not_ready}, with_id=True),
+        },
+        "/api/screenings/{id}/heatmap": {
+            "get": _op("getHeatmap", "Heat-map overlay of the crop (PNG)",
+                       {"303": REDIRECT, "409": not_ready}, with_id=True),
+        },
+        "/api/screenings/{id}/report": {
+            "get": _op("getReport", "One-page PDF report: photo, crop, heat map, result, model performance", {
+                "200": {
+                    "description": "The report (send `Accept: application/pdf`, or one with `*/*`).",
+                    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "400": _error("Malformed id (`invalid_id`), or an Accept header that allows no PDF "
+                              "(`not_acceptable`)."),
+                "409": not_ready,
+            }, with_id=True, secret=False),
+        },
+        "/api/screenings/{id}/feedback": {
+            "put": _op("putFeedback", "Give (or replace) feedback on a finished screening",
+                       {"200": screening, "409": not_ready}, body="Feedback", with_id=True, secret=True),
+        },
+        "/api/screenings/{id}/rerun": {
+            "post": _op("rerunScreening", "Run again with a new crop (null: locate automatically)", {
+                "202": _json(_ref("Screening"), "Queued again; the previous result is kept in history."),
+                "409": _error("Not finished yet (`not_ready`), `no_image`, or `conflict`."),
+            }, body="Rerun", with_id=True, secret=True),
+        },
+        "/api/locate": {
+            "post": _op("locateDisc", "Propose a square crop around the optic disc", {
+                "200": _json(_ref("Located"), "The proposed crop in original pixels."),
+                "400": INVALID,
+                "413": _error("Image over 7 MiB (`image_too_large`)."),
+                "415": _error("Not a JPEG, PNG or TIFF (`unsupported_format`)."),
+                "422": _error("No disc could be found."),
+            }, body="LocateRequest", tags=("tools",)),
+        },
+        "/api/health": {
+            "get": _op("health", "Health of MongoDB, S3 and SQS", {
+                "200": _json(_ref("Health"), "All dependencies answer."),
+                "503": _json(_ref("Health"), "A dependency failed (also carries `error`)."),
+            }, tags=("service",)),
+        },
+        "/api/model": {
+            "get": _op("model", "The model card summary: version, input size, threshold, metrics", {
+                "200": _json({"type": "object"}, "Model summary (`plots`: key -> PNG file name, served "
+                                                 "at /api/model/plots/{name})."),
+                "503": _error("No trained model installed (`model_unavailable`)."),
+            }, tags=("service",)),
+        },
+        "/api/model/plots/{name}": {
+            "get": {**_op("modelPlot", "A plot the model card lists (ROC curves, calibration, CDR vs experts)", {
+                "200": {"description": "The PNG.",
+                        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                "404": _error("Not a plot the model card lists (`not_found`)."),
+                "503": _error("No trained model installed (`model_unavailable`)."),
+            }, tags=("service",)), "parameters": [{
+                "name": "name", "in": "path", "required": True,
+                "description": "A file name from the card's `plots`, e.g. `roc.png`.",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*\\.png$"},
+            }]},
+        },
+        "/api/openapi.json": {
+            "get": _op("openapi", "This document", {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+                       tags=("service",)),
+        },
+        "/api/process": {
+            "post": _op("seedProcess", "Seed client: upload with a crop in displayed pixels; answers the id", {
+                "200": {**_text("The screening id."), "headers": {SECRET_HEADER: {
+                    "description": "The screening's secret (once): /api/metadata needs it.",
+                    "schema": {"type": "string"}}}},
+                "400": INVALID,
+                "406": _error("Bad file extension (`unsupported_format`)."),
+                "413": _error("Image over 7 MiB."),
+                "415": _error("Not a JPEG, PNG or TIFF."),
+            }, body="SeedProcess", body_types=("application/json", "text/plain"), tags=("seed",)),
+        },
+        "/api/getDiagnosis/{id}": {
+            "get": _op("seedGetDiagnosis", "Seed client: the probability once done, an empty body before", {
+                "200": {
+                    "description": "`{\"diagnosisResult\": p}` once done; an empty text body before.",
+                    "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {
+                            "diagnosisResult": {"type": "number"}}}},
+                        "text/plain": {"schema": {"type": "string", "maxLength": 0}},
+                    },
+                },
+                "422": _error("The screening ended rejected or failed (the code says why)."),
+            }, with_id=True, tags=("seed",)),
+        },
+        "/api/download/{id}": {
+            "get": _op("seedDownload", "Seed client: the crop as a base64 PNG string",
+                       {"200": _text("Base64 PNG."), "409": not_ready}, with_id=True, tags=("seed",)),
+        },
+        "/api/metadata": {
+            "post": {**_op("seedMetadata", "Seed client: store feedback metadata", {
+                "200": _json({"type": "object", "properties": {
+                    "uuid": {"type": "string"}, "metadata": _ref("FeedbackMetadata")}}, "Stored."),
+                "400": INVALID,
+                "401": _error("No secret, in the header or the body (`secret_required`)."),
+                "403": WRONG_SECRET,
+                "404": UNKNOWN,
+            }, body="SeedMetadata", body_types=("application/json", "text/plain"), tags=("seed",)), "parameters": [{
+                **_secret_param(False), "description": "The screening's secret (the X-Screening-Secret header of "
+                                                       "/api/process's answer), or send it as `secret` in the body."}]},
+        },
+    }
+
+
+@cache
+def _document() -> dict[str, Any]:
+    schemas = _model_schemas((*REQUEST_MODELS, FeedbackMetadata))
+    _model_schemas(RESPONSE_MODELS, schemas, mode="serialization")
+    schemas["SeedMetadata"] = _seed_metadata(schemas["FeedbackMetadata"])
+    _admin_schemas(schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Papila glaucoma screening API",
+            "version": "1.0.0",
+            "description": "Every error is {\"error\": {\"code\", \"message\"}} with a 4xx/5xx status. "
+                           "Ids are server-generated UUIDv4 strings.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": {**_paths(), **_admin_paths()},
+        "components": {"schemas": schemas, "securitySchemes": {"cognito": COGNITO_SCHEME}},
+    }
+
+
+def document() -> dict[str, Any]:
+    return copy.deepcopy(_document())
+
+
+# ---------------------------------------------------------------- admin (papila.api.admin, papila.api.auth)
+
+COGNITO_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "A Cognito access or ID token of the deployment's user pool and app client, of a user in "
+                   "the `admins` group (checked by the app: RS256 against the pool's JWKS, issuer, expiry).",
+}
+
+
+def _admin_schemas(schemas: dict[str, Any]) -> None:
+    """The admin's request models (its response models are among papila.api.responses')."""
+    from papila.api.admin import ADMIN_MODELS
+
+    _model_schemas(ADMIN_MODELS, schemas)
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def _admin_op(op_id: str, summary: str, responses: dict[str, Any], *, id_of: str | None = None,
+              **options: Any) -> dict[str, Any]:
+    op = _op(op_id, summary, {
+        "401": _error("No, malformed, forged or expired token (`unauthorized`)."),
+        "403": _error("A valid token of a user outside the `admins` group (`forbidden`)."),
+        **responses,
+    }, tags=("admin",), **options)
+    op["security"] = [{"cognito": []}]
+    if id_of:
+        op["parameters"] = [{**ID_PARAM, "description": f"The {id_of}'s id (UUIDv4)."}]
+        op["responses"] = {"400": _error("Malformed id (`invalid_id`)."),
+                           "404": _error(f"No {id_of} has this id (`not_found`)."), **op["responses"]}
+    return op
+
+
+def _enum(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+def _admin_paths() -> dict[str, Any]:
+    from papila.usecases.export import LABELS_COLUMNS
+
+    listing = _admin_op("adminListScreenings", "Screenings, newest first, filtered, cursor-paged", {
+        "200": _json(_ref("AdminScreeningPage"), "A page of screenings."),
+        "400": _error("A bad query parameter (`invalid_request` with `details`) or cursor (`invalid_cursor`)."),
+    })
+    listing["parameters"] = [
+        _query("status", _enum(*(str(s) for s in Status)), "Status."),
+        _query("label", _enum(*get_args(ModelLabel)), "The model's result label."),
+        _query("true_label", _enum(*get_args(TrueLabel)), "The feedback's label."),
+        _query("feedback", _enum("given", "missing"), "Whether feedback was given."),
+        _query("from", {"type": "string"}, "Created at or after: ISO-8601 date or date-time."),
+        _query("to", {"type": "string"}, "Created at or before: ISO-8601 date (the whole day) or date-time."),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size."),
+        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
+    ]
+    create_export = _admin_op("adminCreateExport", "Export the confirmed-label screenings as a training zip", {
+        "202": _json(_ref("Export"), "Queued: poll its `links.self`."),
+        "400": INVALID,
+    }, body="ExportRequest")
+    create_export["requestBody"]["required"] = False  # no body: every confirmed-label screening
+    create_export["description"] = (
+        "The zip holds `glaucoma/` and `normal/` (the 224-ready crops), `originals/<label>/`, `labels.csv` with "
+        f"the columns `{','.join(LABELS_COLUMNS)}` (`subject_id` and `camera` from the feedback metadata, empty "
+        "when not given: group training folds by `subject_id`, report metrics per `camera`) and `metadata.jsonl`."
+    )
+    return {
+        "/api/admin/screenings": {"get": listing},
+        "/api/admin/screenings/{id}": {
+            "get": _admin_op("adminGetScreening", "A screening in full, with a presigned URL of the original", {
+                "200": _json(_ref("AdminScreening"), "The screening (the read and the URL are audited)."),
+            }, id_of="screening"),
+            "delete": _admin_op("adminDeleteScreening", "Erase a screening: its record and every S3 object", {
+                "204": {"description": "Erased (audited)."},
+            }, id_of="screening"),
+        },
+        "/api/admin/stats": {
+            "get": _admin_op("adminStats", "Counts by status, label and feedback agreement", {
+                "200": _json(_ref("AdminStats"), "The counts."),
+            }),
+        },
+        "/api/admin/exports": {"post": create_export},
+        "/api/admin/exports/{id}": {
+            "get": _admin_op("adminGetExport", "An export's status, counts and (when done) download URL", {
+                "200": _json(_ref("Export"), "The export (a download URL handed out is audited)."),
+            }, id_of="export"),
+        },
+    }

@@ -1,0 +1,321 @@
+"""The API's response bodies as pydantic models, and the presenters of a screening record that build them.
+
+One source for the HTTP shapes: every presenter builds its body through these models (a key the model does
+not declare, or a value of the wrong type, is an error here, not a surprise for the client), and
+`papila.api.openapi` takes the components' schemas from them (`RESPONSE_MODELS`).
+
+- A body is built as `Model.body(**fields)` (`errors.Body`): the keys its presenter set and nothing else,
+  so an optional field is absent rather than null, and null only where the presenter set None (an admin
+  screening's `original`, a page's last `next_cursor`). A field declared `X = None` may be absent but is
+  never null; `X | None` may be null. Fields the model refuses are the server's mistake: a 500, not a 400.
+- What the API composes itself is closed (`Body`: no undeclared key). What the worker stored and the API
+  passes on as it is, the result and its parts, is `Stored`: its declared fields are checked and further
+  fields are kept (the contract: "further fields may appear").
+- Numbers are `Number` (an int stays an int, 1 is not served as 1.0); instants are the ISO-8601 strings of
+  `records.iso` (milliseconds, `Z`), not pydantic's own datetime format.
+- The enums come from the domain: `records.Status`, `export.ExportStatus`, the labels of `papila.api.requests`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, WithJsonSchema
+
+from papila.api.errors import Body, Error, ErrorDetail
+from papila.api.requests import FeedbackMetadata, ModelLabel, TrueLabel
+from papila.core.records import TERMINAL, Status, iso, jsonable
+from papila.usecases.export import ExportStatus
+
+# An int stays an int (a plain `float` field would serve 1 as 1.0).
+Number = Annotated[float | int, WithJsonSchema({"type": "number"})]
+Probability = Annotated[float | int, Field(ge=0, le=1), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
+Instant = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]  # records.iso
+Id = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
+CheckState = Literal["ok", "error"]
+
+
+class Stored(Body):
+    """Passed on as the worker stored it: the declared fields are checked, further fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# ---------------------------------------------------------------- the screening
+
+
+class Square(Body):
+    """A square in original image pixels: top-left corner and side."""
+
+    x: int
+    y: int
+    size: int
+
+
+class ResultCrop(Stored):
+    """The square the model saw, in original pixels: the disc found in the user's square (or located
+    automatically), cut at one anatomical scale."""
+
+    x: int
+    y: int
+    size: int
+    source: Literal["user", "auto"]
+    requested: Annotated[Square, Field(description="the user's square, when one was given")] = None
+
+
+class Disc(Stored):
+    """The optic disc the segmenter verified, in original pixels: centre, height, width, confidence."""
+
+    x: Number
+    y: Number
+    height: Number
+    width: Number
+    confidence: Number
+
+
+class Cdr(Stored):
+    """The estimated vertical cup-to-disc ratio and its measured error."""
+
+    vertical: Number | None = None
+    mae_vs_experts: Number | None = None
+    measured_on: str = None
+
+
+class Result(Stored):
+    """Present when status is done; further fields may appear."""
+
+    probability_glaucoma: Probability
+    label: Annotated[ModelLabel, Field(description="probability >= threshold: glaucoma")]
+    threshold: Annotated[Number, Field(description="the operating point from the model card")]
+    referral: Annotated[str, Field(description="the wording for this label")] = None
+    model_version: str
+    crop: ResultCrop
+    disc: Disc = None
+    inference_ms: Number
+    probability_network: Annotated[Probability, Field(
+        description="the VGG19 alone, before it is combined with the disc measurements")] = None
+    cdr: Cdr = None
+
+
+class Failure(Body):
+    """Why a screening was rejected (an unusable photo) or failed (could not be processed), or an export failed."""
+
+    code: str
+    message: str
+
+
+class ScreeningFeedback(Body):
+    """The feedback given on a screening (the seed client's `/api/metadata` gives the metadata alone)."""
+
+    diagnosis_correct: Annotated[bool | None, Field(description="null: don't know")] = None
+    true_label: TrueLabel | None = None
+    metadata: FeedbackMetadata = None
+    given_at: Instant = None
+
+
+class Links(Body):
+    self: str
+    crop: Annotated[str, Field(description="the crop the model saw (PNG), once done")]
+    heatmap: Annotated[str, Field(description="the heat map of the crop (PNG), once done")]
+    report: Annotated[str, Field(description="the one-page PDF report, once done")]
+
+
+class Screening(Body):
+    """A screening. `result` when done; `error` when rejected or failed; `feedback` once given, to the
+    holder of the screening's secret."""
+
+    id: Id
+    status: Status
+    created_at: Instant
+    updated_at: Instant
+    filename: str
+    consent: Annotated[bool, Field(description="whether the research-use consent was given")]
+    result: Result = None
+    error: Failure = None
+    feedback: ScreeningFeedback = None
+    links: Links
+
+
+class NewScreening(Screening):
+    """A screening just created (inline mode: stored and queued), with its secret."""
+
+    secret: Annotated[str, Field(
+        description="This screening's secret, in this answer only (the server keeps a hash): send it as "
+                    "X-Screening-Secret to give feedback, rerun, or read the feedback back.")]
+
+
+class Upload(Body):
+    """An S3 presigned POST: send `fields` then the file as multipart form data to `url`."""
+
+    url: str
+    fields: dict[str, str]
+    expires_in: int
+
+
+class CreatedScreening(NewScreening):
+    """A screening awaiting its upload (presigned mode), with its secret and the upload form."""
+
+    upload: Upload
+
+
+# ---------------------------------------------------------------- service
+
+
+class Health(Body):
+    """The dependencies' states; a 503 also carries `error`."""
+
+    status: CheckState
+    checks: dict[str, CheckState]
+    error: ErrorDetail = None
+
+
+class Located(Body):
+    """A proposed square around the optic disc, in original pixels."""
+
+    crop: Square
+    confidence: Probability
+
+
+# ---------------------------------------------------------------- admin
+
+
+class Consent(Body):
+    """The consent record: accepted, when, and the text version (or `via`: the seed client)."""
+
+    accepted: bool
+    at: Instant = None
+    version: str = None
+    via: str = None
+
+
+class AdminLinks(Links):
+    admin: str
+    original: Annotated[str, Field(description="Detail view only: the presigned URL of the original photo.")] = None
+
+
+class ImageSize(Body):
+    width: int
+    height: int
+
+
+class OriginalUrl(Body):
+    """A short-lived presigned URL of the original photo."""
+
+    url: str
+    expires_in: int
+
+
+class AdminScreening(Screening):
+    """A screening as an admin sees it: the consent record, the feedback, and (detail view only) the
+    stored image's facts, the attempts, the history of reruns and the original photo."""
+
+    consent: Consent  # the record, not the public view's boolean
+    links: AdminLinks
+    has_feedback: bool
+    content_type: Annotated[str | None, Field(description="Detail view only.")] = None
+    size: Annotated[int | None, Field(description="Detail view only: bytes of the original.")] = None
+    image: Annotated[ImageSize | None, Field(description="Detail view only.")] = None
+    attempt: Annotated[int, Field(description="Detail view only.")] = None
+    history: Annotated[list[dict[str, Any]], Field(
+        description="Detail view only: earlier results and errors, kept by each rerun.")] = None
+    original: Annotated[OriginalUrl | None, Field(
+        description="Detail view only: a short-lived presigned URL of the original photo.")] = None
+    quality_scores: Annotated[dict[str, Number] | None, Field(
+        description="Detail view only: the input gate's scores behind a refusal (brightness, sharpness and its "
+                    "limit, fundus-likeness scores and limits).")] = None
+
+
+class AdminScreeningPage(Body):
+    items: list[AdminScreening]
+    next_cursor: Annotated[str | None, Field(description="Pass as `cursor` for the next page; null at the end.")]
+    limit: int
+
+
+class FeedbackCounts(Body):
+    """Finished screenings: feedback given or missing; of those given, whether the confirmed label (else
+    `diagnosis_correct`) agrees with the model."""
+
+    given: int
+    missing: int
+    agree: int
+    disagree: int
+    unknown: int
+
+
+class AdminStats(Body):
+    total: int
+    by_status: dict[Status, int]
+    by_label: Annotated[dict[ModelLabel, int], Field(description="Finished screenings by the model's label.")]
+    by_true_label: Annotated[dict[TrueLabel, int], Field(description="Screenings by the feedback's label.")]
+    by_model_version: dict[str, int]
+    feedback: FeedbackCounts
+    agreement_rate: Annotated[Number | None, Field(description="agree / (agree + disagree).")]
+
+
+class ExportLinks(Body):
+    self: str
+    download: Annotated[str, Field(description="When done: the download URL.")] = None
+
+
+class Export(Body):
+    """A dataset export: its status, filters, counts and, when done, a download URL."""
+
+    id: Id
+    status: ExportStatus
+    created_at: Instant
+    updated_at: Instant
+    filters: dict[str, Any]
+    counts: Annotated[dict[str, int], Field(
+        description="screenings, glaucoma, normal, originals, missing_crop, missing_original.")]
+    links: ExportLinks
+    finished_at: Instant = None
+    size: Annotated[int, Field(description="Bytes of the zip.")] = None
+    error: Failure = None
+    download_url: Annotated[str, Field(description="When done: a presigned URL of the zip (1 hour).")] = None
+    download_expires_in: int = None
+
+
+# The components of the OpenAPI document (the models they use come along as their own components).
+RESPONSE_MODELS: tuple[type[Body], ...] = (
+    Screening, NewScreening, CreatedScreening, Error, Health, Located,
+    AdminScreening, AdminScreeningPage, AdminStats, Export,
+)
+
+
+# ---------------------------------------------------------------- presenters
+
+
+def links(screening_id: str) -> dict[str, str]:
+    base = f"/api/screenings/{screening_id}"
+    return {"self": base, "crop": f"{base}/crop", "heatmap": f"{base}/heatmap", "report": f"{base}/report"}
+
+
+def screening_fields(record: dict[str, Any], *, with_feedback: bool = True) -> dict[str, Any]:
+    """A record's fields of the contract's screening; never storage keys, attempts, consent internals or
+    the secret's hash. The clinical feedback only for those who may read it (`with_feedback`)."""
+    sid = record["_id"]
+    status = record["status"]
+    fields: dict[str, Any] = {
+        "id": sid,
+        "status": status,
+        "created_at": iso(record.get("created_at")),
+        "updated_at": iso(record.get("updated_at")),
+        "filename": record.get("filename"),
+        "consent": bool((record.get("consent") or {}).get("accepted")),
+        "links": links(sid),
+    }
+    result = record.get("result")
+    if status == Status.DONE and isinstance(result, dict):
+        fields["result"] = jsonable(result)
+    error = record.get("error")
+    if status in TERMINAL and status != Status.DONE and isinstance(error, dict):
+        fields["error"] = {"code": str(error.get("code") or "error"), "message": str(error.get("message") or "")}
+    feedback = record.get("feedback")
+    if with_feedback and isinstance(feedback, dict) and feedback:
+        fields["feedback"] = jsonable(feedback)
+    return fields
+
+
+def present(record: dict[str, Any], *, with_feedback: bool = True) -> dict[str, Any]:
+    """A record as the contract's screening (see `screening_fields`)."""
+    return Screening.body(**screening_fields(record, with_feedback=with_feedback))
