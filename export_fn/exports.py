@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from papila import events
-from papila.adapters import mongo
-from papila.adapters.aws import ImageBucket
+from papila.adapters.aws import ImageBucket, WorkQueue
+from papila.adapters.mongo import Exports, ScreeningStore
 from papila.config import Settings
 from papila.usecases import export
 
@@ -23,8 +23,12 @@ logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 for noisy in ("botocore", "boto3", "urllib3"):  # endpoint chatter, not our events
     logging.getLogger(noisy).setLevel(logging.WARNING)
 SETTINGS = Settings.from_env()
-BUILDER = export.builder_from_env(mongo.database(SETTINGS.mongodb_uri, SETTINGS.mongodb_db),
-                                  ImageBucket(SETTINGS.uploads_bucket), SETTINGS.export_queue_url)
+BUILDER = export.builder_from_env(
+    Exports.connect(SETTINGS.mongodb_uri, SETTINGS.mongodb_db),
+    ScreeningStore.connect(SETTINGS.mongodb_uri, SETTINGS.mongodb_db),
+    ImageBucket(SETTINGS.uploads_bucket),
+    WorkQueue(SETTINGS.export_queue_url),
+)
 # Report failures per message even when the whole batch fails, so SQS retries only those.
 PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from papila.adapters.aws import WorkQueue
+from papila.adapters.mongo import Exports
 from papila.cli import main as papila
+from papila.core import exports as zip_format
 from papila.events import export_record
 from papila.model.serving.runtime import Prediction
 from papila.model.training.data import list_samples
@@ -58,7 +62,8 @@ def work(service, aws):
 
 def _function_builder(service) -> export_mod.ExportBuilder:
     """The builder the export function makes at its cold start (export_fn/exports.py)."""
-    return export_mod.builder_from_env(service.store.col.database, service.bucket)
+    db = service.store.col.database
+    return export_mod.builder_from_env(Exports(db), service.store, service.bucket, WorkQueue(os.environ["EXPORT_QUEUE_URL"]))
 
 
 def _sqs_record(body: dict, receive_count: int = 1) -> SQSRecord:
@@ -240,7 +245,7 @@ def _builder(service, aws, *, part_bytes: int = 1, kicks: list[str] | None = Non
     db = service.store.col.database
     sent = kicks if kicks is not None else []
     clock = iter(range(0, 10**6, 100))  # every part "takes" 100 s: one part per step
-    return export_mod.ExportBuilder(export_mod.Exports(db), db["screenings"], service.bucket,
+    return export_mod.ExportBuilder(Exports(db), service.store, service.bucket,
                                     kick=sent.append, part_bytes=part_bytes, step_seconds=50,
                                     clock=lambda: float(next(clock)))
 
@@ -312,7 +317,7 @@ def test_diverging_copies_of_a_part_fail_the_export_rather_than_corrupt_it(admin
     aws.s3.put_object(Bucket=aws.bucket, Key=f"results/{ids['glaucoma'][1]}/crop.png",
                       Body=images.encode(images.fundus(200, 200), "PNG"))
     assert _builder(service, aws)._part(snapshot) is None
-    with pytest.raises(export_mod.ExportConflict):
+    with pytest.raises(zip_format.ExportConflict):
         _run_steps(builder, export_id, kicks)
     export_record(_function_builder(service), _sqs_record({"papila_export": export_id}), MAX_RECEIVE_COUNT)
     record = admin_api.db["exports"].find_one({"_id": export_id})
@@ -394,7 +399,7 @@ def test_a_malformed_export_message_is_dropped(service, aws, admin_api):
 
 def test_zip64_records_are_written_when_offsets_are_large(admin_api, put, work, aws, monkeypatch, tmp_path):
     ids = _labelled_set(put)
-    monkeypatch.setattr(export_mod, "ZIP64_LIMIT", 0)  # every offset "large": the ZIP64 path is taken
+    monkeypatch.setattr(zip_format, "ZIP64_LIMIT", 0)  # every offset "large": the ZIP64 path is taken
     export_id = _export(admin_api)
     work()
     archive = _zip(aws, export_id)

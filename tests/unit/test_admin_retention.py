@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from papila.adapters.audit import AuditLog
+from papila.adapters.mongo import Exports
 from papila.core.records import now
 from papila.usecases import retention
 
@@ -25,6 +26,10 @@ def put(service, aws, images):
         return put_screening(service, aws, images, created_at=now() - timedelta(days=age_days), **kw)
 
     return make
+
+
+def _exports(service) -> Exports:
+    return Exports(service.store.col.database)
 
 
 @pytest.fixture
@@ -54,7 +59,7 @@ PURGED = {"old_none", "old_suspect", "old_unknown", "old_judged_only", "old_reje
 
 
 def test_purge_erases_old_unlabelled_screenings_only(service, aws, audit, population):
-    summary = retention.purge(service.store, service.bucket, audit, retention_days=365)
+    summary = retention.purge(service.store, service.bucket, audit, _exports(service), retention_days=365)
     assert summary["screenings"] == len(PURGED)
     for name, sid in population.items():
         gone = name in PURGED
@@ -67,14 +72,14 @@ def test_purge_erases_old_unlabelled_screenings_only(service, aws, audit, popula
 
 
 def test_a_dry_run_erases_nothing(service, aws, audit, population):
-    summary = retention.purge(service.store, service.bucket, audit, retention_days=365, dry_run=True)
+    summary = retention.purge(service.store, service.bucket, audit, _exports(service), retention_days=365, dry_run=True)
     assert summary["screenings"] == len(PURGED) and summary["dry_run"] is True
     assert all(service.store.get(sid) is not None for sid in population.values())
     assert audit.col.count_documents({}) == 0
 
 
 def test_a_shorter_retention_takes_more(service, audit, population):
-    retention.purge(service.store, service.bucket, audit, retention_days=20)
+    retention.purge(service.store, service.bucket, audit, _exports(service), retention_days=20)
     assert service.store.get(population["young_none"]) is None
     assert service.store.get(population["old_glaucoma"]) is not None
 
@@ -84,9 +89,9 @@ def test_objects_left_without_a_record_are_swept_after_a_grace_day(service, aws,
     stray = "0b7f3a52-8f6f-4e57-9c55-2f4a1f0e9d11"
     aws.s3.put_object(Bucket=aws.bucket, Key=f"uploads/{stray}/original.jpg", Body=b"late upload")
     aws.s3.put_object(Bucket=aws.bucket, Key=f"results/{stray}/crop.png", Body=b"late result")
-    assert retention.purge(service.store, service.bucket, audit, retention_days=365)["orphan_objects"] == 0
+    assert retention.purge(service.store, service.bucket, audit, _exports(service), retention_days=365)["orphan_objects"] == 0
     later = now() + timedelta(days=2)  # the stray objects are now older than the grace day
-    summary = retention.purge(service.store, service.bucket, audit, retention_days=365, at=later)
+    summary = retention.purge(service.store, service.bucket, audit, _exports(service), retention_days=365, at=later)
     assert summary["orphan_objects"] == 2
     assert objects_of(aws, stray) == [] and len(objects_of(aws, kept)) == 3
     assert audit.col.find_one({"screening_id": stray})["details"] == {"reason": "orphan_objects", "objects": 2}
@@ -98,7 +103,7 @@ def test_old_exports_expire(service, aws, audit):
     for export_id, age in ((old, 8), (fresh, 1)):
         exports.insert_one({"_id": export_id, "status": "done", "created_at": now() - timedelta(days=age)})
         aws.s3.put_object(Bucket=aws.bucket, Key=f"exports/{export_id}.zip", Body=b"PK")
-    summary = retention.purge(service.store, service.bucket, audit, retention_days=365, export_retention_days=7)
+    summary = retention.purge(service.store, service.bucket, audit, _exports(service), retention_days=365, export_retention_days=7)
     assert summary["exports"] == 1
     assert exports.find_one({"_id": old})["status"] == "expired"
     assert exports.find_one({"_id": fresh})["status"] == "done"
@@ -133,7 +138,7 @@ def test_the_scheduled_function_runs_the_same_purge(service, aws, audit, populat
 
 def test_retention_must_be_positive(service, audit, monkeypatch):
     with pytest.raises(ValueError):
-        retention.purge(service.store, service.bucket, audit, retention_days=0)
+        retention.purge(service.store, service.bucket, audit, _exports(service), retention_days=0)
     monkeypatch.setenv("RETENTION_DAYS", "0")
     with pytest.raises(ValueError):
         retention.RetentionSettings.from_env()

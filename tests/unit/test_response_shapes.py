@@ -17,8 +17,8 @@ from papila.api import responses
 from papila.api.errors import ResponseShapeError
 from papila.api.openapi import REF, document
 from papila.api.responses import RESPONSE_MODELS, Screening, present
+from papila.core.exports import ExportStatus
 from papila.core.records import Status
-from papila.usecases.export import ExportStatus
 
 pytest_plugins = ["tests.unit.admin_fixtures"]
 

@@ -9,9 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from papila import config
+from papila.adapters.mongo import Exports
 from papila.core import keys, records
+from papila.core.exports import ExportStatus
 from papila.core.records import Status
-from papila.usecases.export import Exports, ExportStatus
 from papila.usecases.sweeper import REASONS, Bounds, export_bound, sweep, sweep_exports
 
 from infra import cfn

@@ -32,6 +32,14 @@ class AuditLog:
     def __init__(self, collection: Collection) -> None:
         self.col = collection
 
+    @classmethod
+    def connect(cls, uri: str, db: str) -> AuditLog:
+        from papila.adapters.mongo import database
+
+        log = cls(database(uri, db)["audit"])
+        log.ensure_indexes()
+        return log
+
     def ensure_indexes(self) -> None:
         self.col.create_index([("at", DESCENDING)], name="at_desc")
         self.col.create_index([("screening_id", 1), ("at", DESCENDING)], name="screening_at")

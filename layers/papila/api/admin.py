@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from papila.adapters.audit import Action, AuditLog
-from papila.adapters.aws import ImageBucket
-from papila.adapters.mongo import ScreeningStore
+from papila.adapters.aws import ImageBucket, WorkQueue
+from papila.adapters.mongo import Exports, ScreeningStore
 from papila.api.auth import Principal
 from papila.api.errors import ApiError
 from papila.api.reply import Reply
@@ -31,8 +31,9 @@ from papila.api.responses import (
     screening_fields,
 )
 from papila.config import Settings
+from papila.core.exports import ExportStatus, export_key
 from papila.core.records import Status, is_valid_id, iso, jsonable
-from papila.usecases import export as exports_mod
+from papila.usecases.export import send_step
 from papila.usecases.retention import erase_screening
 
 log = logging.getLogger("papila.api.admin")
@@ -149,30 +150,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave out; start from the first page.") from None
 
 
-def list_filter(q: ListQuery) -> dict[str, Any]:
-    query: dict[str, Any] = {}
-    if q.status:
-        query["status"] = q.status
-    if q.label:
-        query["result.label"] = q.label
-    if q.true_label:
-        query["feedback.true_label"] = q.true_label
-    if q.feedback:
-        query["feedback"] = {"$exists": q.feedback == "given"}
-    created: dict[str, Any] = {}
-    if q.from_:
-        created["$gte"] = q.from_
-    if q.to:
-        created["$lte"] = q.to
-    if created:
-        query["created_at"] = created
-    if q.cursor:
-        at, last_id = decode_cursor(q.cursor)
-        after = {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]}
-        query = {"$and": [query, after]} if query else after
-    return query
-
-
 # ---------------------------------------------------------------- presenters
 
 
@@ -255,21 +232,22 @@ class AdminService:
     def store(self) -> ScreeningStore:
         # Connected on first use, with the audit and export indexes; a failure is retried next request.
         if self._store is None:
-            store = ScreeningStore.connect(self.settings.mongodb_uri, self.settings.mongodb_db)
-            # The list's order (newest first, the id breaking ties) is what the cursor pages along.
-            store.col.create_index([("created_at", -1), ("_id", -1)], name="created_at_id_desc")
-            AuditLog(store.col.database["audit"]).ensure_indexes()
-            exports_mod.Exports(store.col.database).ensure_indexes()
+            s = self.settings
+            store = ScreeningStore.connect(s.mongodb_uri, s.mongodb_db)
+            self._audit, self._exports = AuditLog.connect(s.mongodb_uri, s.mongodb_db), Exports.connect(
+                s.mongodb_uri, s.mongodb_db)
             self._store = store
         return self._store
 
     @property
     def audit(self) -> AuditLog:
-        return AuditLog(self.store.col.database["audit"])
+        _ = self.store  # connected together
+        return self._audit
 
     @property
-    def exports(self) -> exports_mod.Exports:
-        return exports_mod.Exports(self.store.col.database)
+    def exports(self) -> Exports:
+        _ = self.store
+        return self._exports
 
     def _record(self, screening_id: str) -> dict[str, Any]:
         record = self.store.get(_require_id(screening_id))
@@ -281,10 +259,10 @@ class AdminService:
 
     def list_screenings(self, params: dict[str, str], who: Principal) -> Reply:
         q = ListQuery.model_validate(params)
-        found = list(self.store.col.find(list_filter(q)).sort([("created_at", -1), ("_id", -1)]).limit(q.limit + 1))
+        filters = q.model_dump(by_alias=True, exclude_none=True, exclude={"cursor", "limit"})
+        found = self.store.page(filters, decode_cursor(q.cursor) if q.cursor else None, q.limit + 1)
         page, more = found[: q.limit], len(found) > q.limit
         next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if more else None
-        filters = q.model_dump(by_alias=True, exclude_none=True, exclude={"cursor", "limit"})
         self.audit.record(who.actor(), Action.READ, details={
             "view": "list", "filters": jsonable(filters), "ids": [r["_id"] for r in page]})
         return Reply(200, AdminScreeningPage.body(items=[present_admin(r) for r in page], next_cursor=next_cursor,
@@ -318,19 +296,14 @@ class AdminService:
 
     def stats(self, _who: Principal) -> Reply:
         # Counts only: no screening is read, so nothing is audited.
-        groups = self.store.col.aggregate([{"$group": {"_id": {
-            "s": "$status", "l": "$result.label", "v": "$result.model_version",
-            "t": "$feedback.true_label", "d": "$feedback.diagnosis_correct",
-            "f": {"$cond": [{"$ifNull": ["$feedback", False]}, True, False]},
-        }, "n": {"$sum": 1}}}])
+        groups = self.store.tallies()
         by_status = dict.fromkeys(STATUSES, 0)
         by_label = dict.fromkeys(MODEL_LABELS, 0)
         by_true_label = dict.fromkeys(TRUE_LABELS, 0)
         by_model: dict[str, int] = {}
         feedback = {"given": 0, "missing": 0, "agree": 0, "disagree": 0, "unknown": 0}
         total = 0
-        for group in groups:
-            key, n = group["_id"], int(group["n"])
+        for key, n in groups:
             total += n
             status = key.get("s")
             by_status[status] = by_status.get(status, 0) + n
@@ -367,7 +340,7 @@ class AdminService:
                           details={"filters": jsonable(req.filters())})
         try:
             # The work runs in the export function (its own queue; papila.usecases.export): the API only hands it off.
-            exports_mod.send_step(self.settings.export_queue_url, record["_id"])
+            send_step(WorkQueue(self.settings.export_queue_url), record["_id"])
         except Exception:
             self.exports.fail(record["_id"], "export_not_started", "The export could not be started; try again.")
             raise
@@ -380,10 +353,10 @@ class AdminService:
         if record is None:
             raise ApiError(404, "not_found", "No export has this id.")
         url = None
-        if record["status"] == exports_mod.ExportStatus.DONE:
+        if record["status"] == ExportStatus.DONE:
             self.audit.record(who.actor(), Action.DOWNLOAD, export_id=export_id,
                               details={"object": "export", "expires_in": EXPORT_URL_SECONDS})
-            url = self.bucket.presigned_get(exports_mod.export_key(export_id), EXPORT_URL_SECONDS,
+            url = self.bucket.presigned_get(export_key(export_id), EXPORT_URL_SECONDS,
                                             download_as=f"papila-export-{export_id}.zip")
         return Reply(200, present_export(record, url))
 

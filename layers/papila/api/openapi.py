@@ -320,7 +320,7 @@ def _enum(*values: str) -> dict[str, Any]:
 
 
 def _admin_paths() -> dict[str, Any]:
-    from papila.usecases.export import LABELS_COLUMNS
+    from papila.core.exports import LABELS_COLUMNS
 
     listing = _admin_op("adminListScreenings", "Screenings, newest first, filtered, cursor-paged", {
         "200": _json(_ref("AdminScreeningPage"), "A page of screenings."),

@@ -24,8 +24,8 @@ from pydantic import ConfigDict, Field, WithJsonSchema
 
 from papila.api.errors import Body, Error, ErrorDetail
 from papila.api.requests import FeedbackMetadata, ModelLabel, TrueLabel
+from papila.core.exports import ExportStatus
 from papila.core.records import TERMINAL, Status, iso, jsonable
-from papila.usecases.export import ExportStatus
 
 # An int stays an int (a plain `float` field would serve 1 as 1.0).
 Number = Annotated[float | int, WithJsonSchema({"type": "number"})]

@@ -12,32 +12,26 @@ Every purged screening and export gets an audit entry.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from papila.adapters.audit import SYSTEM_RETENTION, Action, AuditLog
 from papila.adapters.aws import ImageBucket
-from papila.adapters.mongo import ScreeningStore
+from papila.adapters.mongo import Exports, ScreeningStore
 from papila.core import keys
+from papila.core.exports import export_key
 from papila.core.records import now
-from papila.usecases.export import ExportStatus, export_key
 
 log = logging.getLogger("papila.usecases.retention")
 
-CONFIRMED_LABELS = ("glaucoma", "normal")
 DEFAULT_RETENTION_DAYS = 365
 DEFAULT_EXPORT_RETENTION_DAYS = 7
 # Objects without a record are swept only once older than this: a presigned upload may still be on its
 # way to a record that exists (uploads are accepted for 15 minutes).
 ORPHAN_GRACE = timedelta(days=1)
-_SCREENING_KEY = re.compile(r"^(?:uploads|results)/([0-9a-f-]{36})/")
 
 
 def erase_screening(store: ScreeningStore, bucket: ImageBucket, screening_id: str) -> tuple[bool, int]:
@@ -49,11 +43,6 @@ def erase_screening(store: ScreeningStore, bucket: ImageBucket, screening_id: st
     existed = store.delete(screening_id)
     deleted += sum(bucket.delete_prefix(prefix) for prefix in keys.screening_prefixes(screening_id))
     return existed, deleted
-
-
-def unlabelled_before(cutoff: datetime) -> dict[str, Any]:
-    """Screenings created before `cutoff` with no confirmed label (`$nin` also matches no feedback)."""
-    return {"created_at": {"$lt": cutoff}, "feedback.true_label": {"$nin": list(CONFIRMED_LABELS)}}
 
 
 @dataclass(frozen=True)
@@ -74,6 +63,7 @@ def purge(
     store: ScreeningStore,
     bucket: ImageBucket,
     audit: AuditLog,
+    exports: Exports,
     *,
     retention_days: int,
     export_retention_days: int = DEFAULT_EXPORT_RETENTION_DAYS,
@@ -85,14 +75,14 @@ def purge(
         raise ValueError("retention_days must be at least 1")
     at = at or now()
     cutoff = at - timedelta(days=retention_days)
-    ids = [doc["_id"] for doc in store.col.find(unlabelled_before(cutoff), {"_id": 1})]
+    ids = store.unlabelled_before(cutoff)
     summary: dict[str, Any] = {"retention_days": retention_days, "cutoff": cutoff.isoformat(), "dry_run": dry_run,
                                "screenings": len(ids), "objects": 0, "orphan_objects": 0, "exports": 0}
     if dry_run:
         return summary
     for screening_id in ids:
         # Re-check at erasure time: feedback may have arrived since the query.
-        if store.col.count_documents({"_id": screening_id, **unlabelled_before(cutoff)}) == 0:
+        if not store.unlabelled_before(cutoff, screening_id):
             summary["screenings"] -= 1
             continue
         _, deleted = erase_screening(store, bucket, screening_id)
@@ -100,7 +90,7 @@ def purge(
         audit.record(SYSTEM_RETENTION, Action.PURGE, screening_id=screening_id,
                      details={"reason": "retention", "retention_days": retention_days, "objects": deleted})
     summary["orphan_objects"] = sweep_orphans(store, bucket, audit, at=at)
-    summary["exports"] = expire_exports(store, bucket, audit, days=export_retention_days, at=at)
+    summary["exports"] = expire_exports(exports, bucket, audit, days=export_retention_days, at=at)
     log.info("purge: %s", summary)
     return summary
 
@@ -108,42 +98,34 @@ def purge(
 def sweep_orphans(store: ScreeningStore, bucket: ImageBucket, audit: AuditLog, *, at: datetime) -> int:
     """Delete screening objects older than ORPHAN_GRACE whose record no longer exists."""
     by_id: dict[str, list[str]] = {}
-    paginator = bucket.client.get_paginator("list_objects_v2")
-    for prefix in (keys.UPLOADS_PREFIX, "results/"):
-        for page in paginator.paginate(Bucket=bucket.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                match = _SCREENING_KEY.match(obj["Key"])
-                if match and obj["LastModified"] < at - ORPHAN_GRACE:
-                    by_id.setdefault(match.group(1), []).append(obj["Key"])
+    for prefix in (keys.UPLOADS_PREFIX, keys.RESULTS_PREFIX):
+        for key, modified in bucket.listing(prefix):
+            owner = keys.owner_of(key)
+            if owner is not None and modified < at - ORPHAN_GRACE:
+                by_id.setdefault(owner, []).append(key)
     ids = list(by_id)
     existing: set[str] = set()
     for i in range(0, len(ids), 500):
-        existing |= {d["_id"] for d in store.col.find({"_id": {"$in": ids[i:i + 500]}}, {"_id": 1})}
+        existing |= store.existing(ids[i:i + 500])
     deleted = 0
     for screening_id in set(ids) - existing:
-        objects = [{"Key": k} for k in by_id[screening_id]]
-        bucket.client.delete_objects(Bucket=bucket.bucket, Delete={"Objects": objects, "Quiet": True})
-        deleted += len(objects)
+        bucket.delete_many(by_id[screening_id])
+        deleted += len(by_id[screening_id])
         audit.record(SYSTEM_RETENTION, Action.PURGE, screening_id=screening_id,
-                     details={"reason": "orphan_objects", "objects": len(objects)})
+                     details={"reason": "orphan_objects", "objects": len(by_id[screening_id])})
     return deleted
 
 
-def expire_exports(store: ScreeningStore, bucket: ImageBucket, audit: AuditLog, *, days: int, at: datetime) -> int:
+def expire_exports(exports: Exports, bucket: ImageBucket, audit: AuditLog, *, days: int, at: datetime) -> int:
     """Delete export zips older than `days`; their records stay, marked `expired`."""
-    exports = store.col.database["exports"]
     cutoff = at - timedelta(days=days)
     expired = 0
-    for doc in exports.find({"created_at": {"$lt": cutoff}, "status": {"$ne": str(ExportStatus.EXPIRED)}},
-                            {"_id": 1, "status": 1, "progress.upload_id": 1}):
+    for doc in exports.older_than(cutoff):
         upload_id = (doc.get("progress") or {}).get("upload_id")
         if upload_id:  # a stalled export: its parts go too
-            with contextlib.suppress(ClientError):
-                bucket.client.abort_multipart_upload(Bucket=bucket.bucket, Key=export_key(doc["_id"]),
-                                                     UploadId=upload_id)
-        bucket.client.delete_object(Bucket=bucket.bucket, Key=export_key(doc["_id"]))
-        exports.update_one({"_id": doc["_id"]}, {"$set": {"status": str(ExportStatus.EXPIRED), "updated_at": now()},
-                                                 "$unset": {"progress": ""}})
+            bucket.abort_upload(export_key(doc["_id"]), upload_id)
+        bucket.delete(export_key(doc["_id"]))
+        exports.expire(doc["_id"])
         audit.record(SYSTEM_RETENTION, Action.PURGE, export_id=doc["_id"],
                      details={"reason": "export_retention", "export_retention_days": days})
         expired += 1
@@ -157,8 +139,8 @@ def purge_from_env(*, retention_days: int | None = None, dry_run: bool = False) 
     settings = Settings.from_env()
     retention = RetentionSettings.from_env()
     store = ScreeningStore.connect(settings.mongodb_uri, settings.mongodb_db)
-    audit = AuditLog(store.col.database["audit"])
-    audit.ensure_indexes()
-    return purge(store, ImageBucket(settings.uploads_bucket), audit,
+    audit = AuditLog.connect(settings.mongodb_uri, settings.mongodb_db)
+    exports = Exports.connect(settings.mongodb_uri, settings.mongodb_db)
+    return purge(store, ImageBucket(settings.uploads_bucket), audit, exports,
                  retention_days=retention_days or retention.retention_days,
                  export_retention_days=retention.export_retention_days, dry_run=dry_run)

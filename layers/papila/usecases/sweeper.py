@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from papila import config
-from papila.adapters.mongo import ScreeningStore, database
+from papila.adapters.mongo import Exports, ScreeningStore
 from papila.core import keys
 from papila.core.ports import ObjectStore, ScreeningRecords
 from papila.core.records import Status, now
-from papila.usecases.export import FUNCTION_TIMEOUT_S, QUEUE_VISIBILITY_S, Exports
+from papila.usecases.export import FUNCTION_TIMEOUT_S, QUEUE_VISIBILITY_S
 
 log = logging.getLogger("papila.usecases.sweeper")
 
@@ -160,7 +160,7 @@ def sweep_from_env(env: Mapping[str, str] | None = None, objects: ObjectStore | 
     bounds = Bounds.from_env(env)
     moved = sweep(store, bounds)
     grace = int((env if env is not None else os.environ).get("SWEEP_GRACE_S") or DEFAULT_GRACE_S)
-    exports = Exports(database(settings.mongodb_uri, settings.mongodb_db))
+    exports = Exports.connect(settings.mongodb_uri, settings.mongodb_db)
     moved["exports"] = sweep_exports(exports, export_bound(settings.max_receive_count, grace))
     moved["orphaned_objects"] = sweep_orphans(store, objects or ImageBucket(settings.uploads_bucket), bounds)
     return moved
