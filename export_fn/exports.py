@@ -4,9 +4,6 @@ batchItemFailures out. Each message `{"papila_export": id}` is one bounded step 
 
 from __future__ import annotations
 
-import logging
-import os
-
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -19,9 +16,7 @@ from papila.adapters.mongo import Exports, ScreeningStore
 from papila.config import Settings
 from papila.usecases import export
 
-logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-for noisy in ("botocore", "boto3", "urllib3"):  # endpoint chatter, not our events
-    logging.getLogger(noisy).setLevel(logging.WARNING)
+events.configure_logging()
 SETTINGS = Settings.from_env()
 BUILDER = export.builder_from_env(
     Exports.connect(SETTINGS.mongodb_uri, SETTINGS.mongodb_db),

@@ -5,9 +5,6 @@ The model and the clients load once per container, at import, outside the handle
 
 from __future__ import annotations
 
-import logging
-import os
-
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -22,9 +19,7 @@ from papila.model.serving import card as model_card
 from papila.model.serving import runtime
 from papila.usecases.inference import Worker
 
-logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-for noisy in ("botocore", "boto3", "urllib3"):  # endpoint chatter, not our events
-    logging.getLogger(noisy).setLevel(logging.WARNING)
+events.configure_logging()
 SETTINGS = Settings.from_env()
 MODEL = runtime.load(SETTINGS.model_path)
 WORKER = Worker(

@@ -6,6 +6,7 @@ worker. Exports: one export step. The receive count says whether this is the mes
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
@@ -18,6 +19,14 @@ if TYPE_CHECKING:  # the export function's image has no imaging libraries: the w
     from papila.usecases.inference import Worker
 
 log = logging.getLogger("papila.events")
+
+
+def configure_logging() -> None:
+    """A function's logging at its cold start: LOG_LEVEL (default INFO), without the AWS clients' endpoint
+    chatter."""
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def is_final_attempt(record: SQSRecord, max_receive_count: int) -> bool:
