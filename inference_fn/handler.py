@@ -5,6 +5,9 @@ The model and the clients load once per container, at import, outside the handle
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -14,10 +17,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from papila import config, events
 from papila.adapters.aws import ImageBucket
 from papila.adapters.mongo import ScreeningStore
+from papila.adapters.registry import ModelRegistry
 from papila.config import Settings
 from papila.model.serving import card as model_card
 from papila.model.serving import runtime
 from papila.usecases.inference import Worker
+from papila.usecases.model_version import ModelSwitch
 
 events.configure_logging()
 SETTINGS = Settings.from_env()
@@ -31,6 +36,13 @@ WORKER = Worker(
     max_receive_count=SETTINGS.max_receive_count,
     lease_seconds=config.lease_seconds(SETTINGS.function_timeout or 900),  # set again per invocation
 )
+# The registry's pointer says which version grades (papila.usecases.model_version); without one, the baked model.
+SWITCH = ModelSwitch(
+    ModelRegistry(ImageBucket(SETTINGS.uploads_bucket), SETTINGS.model_parameter),
+    lambda path: (runtime.load(path), runtime.card_beside(path)),
+    SETTINGS.model_path, Path(tempfile.gettempdir()) / "papila-models",
+    check_seconds=SETTINGS.model_check_seconds,
+) if SETTINGS.model_parameter else None
 # Report failures per message even when the whole batch fails, so SQS retries only those.
 PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -51,5 +63,7 @@ def lease_seconds(context: object) -> int:
 
 
 def handler(event: dict, context: object) -> dict:
+    if SWITCH is not None:
+        SWITCH.refresh(WORKER)
     WORKER.lease_seconds = lease_seconds(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=PROCESSOR, context=context)

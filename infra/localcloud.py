@@ -54,6 +54,7 @@ FRONTEND = ROOT / "frontend"
 REGION = "us-east-1"
 MIRROR_EVERY_S = 30
 SWEEP_EVERY_S = 60  # the bounded sweep (papila.usecases.sweeper), as template.yaml's SweepFunction does in AWS
+MODEL_CHECK_S = 10  # how often the local inference function looks at the model pointer (AWS: 300 s)
 SWEEP_GRACE_S = 60  # backlog allowance on top of a message's own life (AWS: papila.usecases.sweeper's default)
 # Restarts of a service that died: 1 s, doubling to 30 s; a service that ran a minute starts again at 1 s.
 RESTART_FIRST_S = 1.0
@@ -152,6 +153,7 @@ class Outputs:
     queue_arn: str
     export_queue_url: str = ""
     export_dlq_url: str = ""
+    model_parameter: str = ""  # the model registry's "current" pointer (an SSM parameter)
 
     def queues(self) -> dict[str, str]:
         """Every queue of the stack by the name its saved messages go under (`make down` / `make up`)."""
@@ -228,6 +230,8 @@ class LocalCloud:
             "INFERENCE_DLQ_URL": o.dlq_url,
             "EXPORT_QUEUE_URL": o.export_queue_url,
             "EXPORT_DLQ_URL": o.export_dlq_url,
+            "MODEL_PARAMETER": o.model_parameter,
+            "MODEL_CHECK_SECONDS": str(MODEL_CHECK_S),
             "MONGODB_URI": self._mongo_uri_from_secret(),
             "MONGODB_DB": s.mongo_db,
             "MAX_RECEIVE_COUNT": str(s.max_receive_count),
@@ -500,6 +504,7 @@ class LocalCloud:
             queue_arn=out["InferenceQueueArn"],
             export_queue_url=out["ExportQueueUrl"],
             export_dlq_url=out["ExportDeadLetterQueueUrl"],
+            model_parameter=out["ModelVersionParameterName"],
         )
         return self.outputs
 
@@ -759,7 +764,7 @@ class LocalCloud:
         arn = self.client("sqs").get_queue_attributes(QueueUrl=env["INFERENCE_QUEUE_URL"], AttributeNames=["QueueArn"])
         self.outputs = Outputs(env["UPLOADS_BUCKET"], env["INFERENCE_QUEUE_URL"], env["INFERENCE_DLQ_URL"],
                                arn["Attributes"]["QueueArn"], env.get("EXPORT_QUEUE_URL", ""),
-                               env.get("EXPORT_DLQ_URL", ""))
+                               env.get("EXPORT_DLQ_URL", ""), env.get("MODEL_PARAMETER", ""))
 
     # ------------------------------------------------------------------ persistence
     @property

@@ -404,6 +404,37 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model(args: argparse.Namespace) -> int:
+    """The model registry: register a trained version, promote one (or roll back), show which serves."""
+    from papila.adapters.aws import ImageBucket
+    from papila.adapters.registry import ModelRegistry, RegistryError
+
+    settings = Settings.from_env()
+    if not settings.model_parameter:
+        print("papila model: MODEL_PARAMETER is not set (source .run/env, or the stack's ModelVersionParameterName)",
+              file=sys.stderr)
+        return 2
+    if args.action in ("register", "promote") and not args.target:
+        print(f"papila model {args.action}: say which " + ("folder" if args.action == "register" else "version"),
+              file=sys.stderr)
+        return 2
+    registry = ModelRegistry(ImageBucket(settings.uploads_bucket), settings.model_parameter)
+    try:
+        if args.action == "register":
+            out = {"registered": registry.register(Path(args.target))}
+            if args.promote:
+                out["previous"] = registry.promote(out["registered"])
+        elif args.action == "promote":
+            out = {"serving": args.target, "previous": registry.promote(args.target)}
+        else:
+            out = {"serving": registry.current(), "versions": registry.versions()}
+    except RegistryError as exc:
+        print(f"papila model: {exc}", file=sys.stderr)
+        return 2
+    _print(out, args.json)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="papila", description="Papila glaucoma screening tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -465,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="count only; erase nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("model", help="the model registry: register a version, promote it (or roll back), list")
+    p.add_argument("action", choices=("register", "promote", "list"))
+    p.add_argument("target", nargs="?", help="register: a release folder (model.json + files); promote: a version or 'baked'")
+    p.add_argument("--promote", action="store_true", help="register: promote the version at once")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_model)
 
     args = parser.parse_args(argv)
     return args.func(args)

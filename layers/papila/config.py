@@ -20,6 +20,8 @@ DEFAULT_MODEL_PATH = REPOSITORY / "weights" / "papila_vgg19_int8.tflite"
 # a message for at least VISIBILITY_FACTOR times the timeout (AWS guidance for SQS event sources), so the
 # next receive of a message whose attempt died always finds the lease run out and takes it over.
 LEASE_MARGIN_S = 5
+# The model registry's pointer value (template.yaml: ModelVersionParameter) when the image's own model serves.
+BAKED_MODEL = "baked"
 VISIBILITY_FACTOR = 6
 
 
@@ -44,6 +46,8 @@ class Settings:
     presign_expires: int
     function_timeout: int | None = None  # seconds; None: not given, the Lambda context's remaining time stands in
     export_queue_url: str = ""  # the dataset exports' own queue; empty: exports are not offered (503)
+    model_parameter: str = ""  # the registry's "current" pointer (an SSM parameter); empty: the baked model only
+    model_check_seconds: int = 300  # how often the inference function looks at the pointer
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,4 +62,6 @@ class Settings:
             presign_expires=int(env.get("PRESIGN_EXPIRES", "900")),
             function_timeout=int(env["FUNCTION_TIMEOUT"]) if env.get("FUNCTION_TIMEOUT") else None,
             export_queue_url=env.get("EXPORT_QUEUE_URL", ""),
+            model_parameter=env.get("MODEL_PARAMETER", ""),
+            model_check_seconds=int(env.get("MODEL_CHECK_SECONDS") or 300),
         )

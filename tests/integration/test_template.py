@@ -89,7 +89,7 @@ def test_functions_are_switched_off_by_one_condition(template: dict[str, Any]) -
     resources = template["Resources"]
     always = {name for name, r in resources.items() if r.get("Condition") != "WithFunctions"}
     assert always == {"UploadsBucket", "InferenceQueue", "InferenceDeadLetterQueue", "InferenceQueuePolicy",
-                      "ExportQueue", "ExportDeadLetterQueue"}
+                      "ExportQueue", "ExportDeadLetterQueue", "ModelVersionParameter"}
     assert {"InferenceFunction", "ExportFunction", "ApiFunction", "PapilaLayer", "PapilaApi"} <= set(resources) - always
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert "{{resolve:secretsmanager:" in env["MONGODB_URI"]["Fn::Sub"]

@@ -190,8 +190,10 @@ def _paths() -> dict[str, Any]:
         },
         "/api/model": {
             "get": _op("model", "The model card summary: version, input size, threshold, metrics", {
-                "200": _json({"type": "object"}, "Model summary (`plots`: key -> PNG file name, served "
-                                                 "at /api/model/plots/{name})."),
+                "200": _json({"type": "object"}, "Model summary of the serving version (`serving`: `registry` "
+                                                 "when the model registry's pointer names it, `baked` for the "
+                                                 "installed one; `plots`: key -> PNG file name, served at "
+                                                 "/api/model/plots/{name})."),
                 "503": _error("No trained model installed (`model_unavailable`)."),
             }, tags=("service",)),
         },

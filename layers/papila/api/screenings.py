@@ -459,13 +459,29 @@ class ScreeningService:
         return Reply(503, Health.body(status="error", checks=checks, error=error), {"Retry-After": "5"})
 
     def model(self) -> Reply:
+        """The serving model's card summary: the version the registry's pointer names, else the installed one."""
         from papila.model.serving.card import model_summary
 
+        registered = self._registered_card()
         try:
-            summary = model_summary()
+            summary = model_summary(registered)
         except FileNotFoundError:
             raise ApiError(503, "model_unavailable", "No trained model is installed yet.") from None
-        return Reply(200, jsonable(summary))
+        return Reply(200, jsonable({**summary, "serving": "registry" if registered else "baked"}))
+
+    def _registered_card(self) -> dict[str, Any] | None:
+        """The card of the version the pointer names (None: the baked model serves, or no pointer)."""
+        if not self.settings.model_parameter:
+            return None
+        from papila.adapters.registry import BAKED, ModelRegistry
+
+        registry = ModelRegistry(self.bucket, self.settings.model_parameter)
+        try:
+            version = registry.current()
+            return None if version == BAKED else registry.card(version)
+        except Exception as exc:  # noqa: BLE001 - the pointer unreadable: report the installed model
+            log.warning("model pointer unreadable: %s", type(exc).__name__)
+            return None
 
     def openapi(self) -> Reply:
         from papila.api.openapi import document

@@ -48,9 +48,9 @@ def load_card(model_path: Path | None = None) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def model_summary() -> dict[str, Any]:
-    """What GET /api/model serves."""
-    card = load_card()
+def model_summary(card: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What GET /api/model serves, of `card` (default: the installed model's)."""
+    card = load_card() if card is None else card
     keys = ("model_version", "architecture", "input_size", "runtime", "threshold", "threshold_rule", "metrics",
             "reference", "training_data", "licence", "intended_use", "limits", "trained_at", "plots")
     return {k: card[k] for k in keys if k in card}
