@@ -220,6 +220,16 @@ def admin_delete_screening(who: auth.Principal, id: str) -> Reply:
     return admin.service().delete_screening(id, who)
 
 
+@admin_route("/api/admin/review")
+def admin_review_queue(who: auth.Principal) -> Reply:
+    return admin.service().review_queue(_query(), who)
+
+
+@admin_route("/api/admin/screenings/{id}/review", "PUT")
+def admin_review_screening(who: auth.Principal, id: str) -> Reply:
+    return admin.service().review_screening(id, _body(), who)
+
+
 @admin_route("/api/admin/stats")
 def admin_stats(who: auth.Principal) -> Reply:
     return admin.service().stats(who)

@@ -159,6 +159,17 @@ def test_every_served_body_is_its_documented_response(contract, api, admin_api, 
     assert stats["total"] == 5 and stats["agreement_rate"] == 0
     c.served(admin.get("/api/admin/stats"), "/api/admin/stats", "get", 401)
 
+    # the review queue: an unconfirmed done screening near its threshold, then an expert's label on it
+    service.store.col.update_one({"_id": sid}, {"$unset": {"feedback": ""}})
+    queue = c.served(admin.get("/api/admin/review?limit=5", headers=h), "/api/admin/review", "get", 200)
+    assert [item["id"] for item in queue["items"]] == [sid] and queue["items"][0]["probability_network"]
+    review = "/api/admin/screenings/{id}/review"
+    reviewed = c.served(admin.put(f"/api/admin/screenings/{sid}/review", {"true_label": "glaucoma"}, headers=h),
+                        review, "put", 200)
+    assert reviewed["review"]["true_label"] == "glaucoma" and reviewed["feedback"]["true_label"] == "glaucoma"
+    c.served(admin.put(f"/api/admin/screenings/{rejected}/review", {"true_label": "normal"}, headers=h),
+             review, "put", 409)
+
     export = c.served(admin.post("/api/admin/exports", {"true_label": "glaucoma", "from": "2026-01-01"}, headers=h),
                       "/api/admin/exports", "post", 202)
     path, exports = "/api/admin/exports/{id}", admin_api.db["exports"]

@@ -23,6 +23,7 @@ class Action(StrEnum):
     DELETE = "delete"
     EXPORT = "export"
     PURGE = "purge"
+    REVIEW = "review"  # an expert confirmed a label in the review queue
 
 
 SYSTEM_RETENTION = {"system": "retention"}

@@ -206,6 +206,29 @@ class ScreeningStore:
             query["_id"] = screening_id
         return [doc["_id"] for doc in self.col.find(query, {"_id": 1})]
 
+    def unconfirmed(self, limit: int) -> list[dict[str, Any]]:
+        """Done screenings without a confirmed label (glaucoma/normal), newest first, at most `limit`."""
+        query = {"status": str(Status.DONE), "feedback.true_label": {"$nin": list(CONFIRMED_LABELS)}}
+        return list(self.col.find(query, {"_id": 1, "created_at": 1, "result": 1, "feedback": 1})
+                    .sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit))
+
+    def set_review(self, screening_id: str, true_label: str, reviewer: dict[str, str]) -> dict[str, Any] | None:
+        """An expert's label on a done screening: `feedback.true_label` (what exports and training take)
+        and `review` (who, when, the label it replaced). One conditional update on the record as read: the
+        record after, None if it is not done or changed meanwhile."""
+        record = self.get(screening_id)
+        if record is None or record.get("status") != Status.DONE:
+            return None
+        t = now()
+        feedback = dict(record.get("feedback") or {})
+        review = {"by": reviewer, "at": t, "true_label": true_label, "replaced": feedback.get("true_label")}
+        feedback.update(true_label=true_label, given_at=feedback.get("given_at") or t)
+        return self.col.find_one_and_update(
+            {"_id": screening_id, "status": str(Status.DONE), "updated_at": record.get("updated_at")},
+            {"$set": {"feedback": feedback, "review": review, "updated_at": t}},
+            return_document=ReturnDocument.AFTER,
+        )
+
     def note_original(self, screening_id: str, fields: dict[str, Any]) -> None:
         """What the worker learned about the stored original (its identity, a refused replacement):
         facts about the object, whatever the status."""
@@ -340,6 +363,8 @@ def selection(filters: dict[str, Any], snapshot_at: datetime) -> dict[str, Any]:
         query["result.label"] = filters["label"]
     if filters.get("model_version"):
         query["result.model_version"] = filters["model_version"]
+    if filters.get("reviewed"):  # only labels an expert confirmed (the review queue)
+        query["review"] = {"$exists": True}
     return query
 
 

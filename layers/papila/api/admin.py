@@ -28,11 +28,14 @@ from papila.api.responses import (
     AdminScreeningPage,
     AdminStats,
     Export,
+    ReviewItem,
+    ReviewQueue,
     screening_fields,
 )
 from papila.config import Settings
 from papila.core.exports import ExportStatus, export_key
 from papila.core.records import Status, is_valid_id, iso, jsonable
+from papila.core.review import review_priority
 from papila.usecases.export import send_step
 from papila.usecases.retention import erase_screening
 
@@ -120,14 +123,28 @@ class ExportRequest(_Range):
     label: Annotated[Literal["glaucoma", "normal"] | None, Field(description="only this model result label")] = None
     true_label: Annotated[Literal["glaucoma", "normal"] | None, Field(description="only this confirmed label")] = None
     model_version: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    reviewed: Annotated[bool | None, Field(description="only labels an expert confirmed in the review queue")] = None
 
     def filters(self) -> dict[str, Any]:
         out = {"from": self.from_, "to": self.to, "label": self.label, "true_label": self.true_label,
-               "model_version": self.model_version}
+               "model_version": self.model_version, "reviewed": self.reviewed or None}
         return {k: v for k, v in out.items() if v is not None}
 
 
-ADMIN_MODELS: tuple[type[BaseModel], ...] = (ExportRequest,)
+class ReviewRequest(BaseModel):
+    """PUT /api/admin/screenings/{id}/review body: the expert's label."""
+
+    model_config = ConfigDict(extra="forbid")
+    true_label: Literal["glaucoma", "normal", "suspect", "unknown"]
+
+
+class ReviewQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 20
+
+
+ADMIN_MODELS: tuple[type[BaseModel], ...] = (ExportRequest, ReviewRequest)
+REVIEW_CANDIDATES = 5000  # the newest unconfirmed screenings ranked per request
 
 
 # ---------------------------------------------------------------- cursor
@@ -172,6 +189,10 @@ def present_admin(record: dict[str, Any], *, original_url: str | None = None, de
         )
         if original_url is not None:
             fields["links"]["original"] = original_url
+    if isinstance(record.get("review"), dict):
+        review = record["review"]
+        fields["review"] = {"by": review.get("by"), "at": iso(review.get("at")), "true_label": review.get("true_label"),
+                            "replaced": review.get("replaced")}
     return AdminScreening.body(**fields, has_feedback=bool(record.get("feedback")))
 
 
@@ -187,6 +208,25 @@ def agreement(record: dict[str, Any]) -> str:
     if feedback.get("diagnosis_correct") is False:
         return "disagree"
     return "unknown"
+
+
+def present_review(record: dict[str, Any], priority: float) -> dict[str, Any]:
+    result, sid = record["result"], record["_id"]
+    fields: dict[str, Any] = {
+        "id": sid, "created_at": iso(record.get("created_at")), "priority": priority,
+        "probability_glaucoma": result["probability_glaucoma"], "threshold": result["threshold"],
+        "label": result.get("label"),
+        "links": {"admin": f"/api/admin/screenings/{sid}", "crop": f"/api/screenings/{sid}/crop",
+                  "review": f"/api/admin/screenings/{sid}/review"},
+    }
+    if isinstance(result.get("probability_network"), int | float):
+        fields["probability_network"] = result["probability_network"]
+    if isinstance(result.get("cdr"), dict):
+        fields["cdr"] = result["cdr"].get("vertical")
+    true_label = (record.get("feedback") or {}).get("true_label")
+    if true_label in TRUE_LABELS:
+        fields["true_label"] = true_label
+    return ReviewItem.body(**fields)
 
 
 def present_export(record: dict[str, Any], download_url: str | None = None) -> dict[str, Any]:
@@ -328,6 +368,31 @@ class AdminService:
             by_model_version=by_model, feedback=feedback,
             agreement_rate=round(feedback["agree"] / judged, 4) if judged else None,
         ))
+
+    # --- GET /api/admin/review
+
+    def review_queue(self, params: dict[str, str], who: Principal) -> Reply:
+        """The unconfirmed done screenings whose labels would teach most, first (core.review)."""
+        q = ReviewQuery.model_validate(params)
+        candidates = self.store.unconfirmed(REVIEW_CANDIDATES)
+        scored = [(review_priority(r.get("result") or {}), r) for r in candidates]
+        ranked = sorted(((p, r) for p, r in scored if p is not None), key=lambda pr: (-pr[0], pr[1]["_id"]))
+        items = [present_review(record, priority) for priority, record in ranked[: q.limit]]
+        self.audit.record(who.actor(), Action.READ, details={"view": "review", "ids": [i["id"] for i in items]})
+        return Reply(200, ReviewQueue.body(items=items, limit=q.limit, candidates=len(candidates)))
+
+    # --- PUT /api/admin/screenings/{id}/review
+
+    def review_screening(self, screening_id: str, raw: bytes | None, who: Principal) -> Reply:
+        req = ReviewRequest.model_validate(parse_object(raw))
+        self._record(screening_id)
+        record = self.store.set_review(screening_id, req.true_label, who.actor())
+        if record is None:
+            raise ApiError(409, "not_reviewable", "Only a finished screening can be reviewed (or it changed "
+                                                  "meanwhile: try again).")
+        self.audit.record(who.actor(), Action.REVIEW, screening_id=screening_id,
+                          details={"true_label": req.true_label, "replaced": record["review"].get("replaced")})
+        return Reply(200, present_admin(record))
 
     # --- POST /api/admin/exports
 

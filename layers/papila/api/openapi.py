@@ -348,6 +348,18 @@ def _admin_paths() -> dict[str, Any]:
         f"the columns `{','.join(LABELS_COLUMNS)}` (`subject_id` and `camera` from the feedback metadata, empty "
         "when not given: group training folds by `subject_id`, report metrics per `camera`) and `metadata.jsonl`."
     )
+    review_queue = _admin_op("adminReviewQueue", "Unconfirmed screenings whose labels would teach most, first", {
+        "200": _json(_ref("ReviewQueue"), "The queue: nearness to the threshold plus VGG19 disagreement (audited)."),
+        "400": _error("A bad query parameter (`invalid_request` with `details`)."),
+    })
+    review_queue["parameters"] = [
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}, "How many."),
+    ]
+    review = _admin_op("adminReviewScreening", "Confirm a screening's label as an expert (audited)", {
+        "200": _json(_ref("AdminScreening"), "The screening with its `review` (who, when, the label it replaced)."),
+        "400": INVALID,
+        "409": _error("Not a finished screening, or it changed meanwhile (`not_reviewable`)."),
+    }, id_of="screening", body="ReviewRequest")
     return {
         "/api/admin/screenings": {"get": listing},
         "/api/admin/screenings/{id}": {
@@ -358,6 +370,8 @@ def _admin_paths() -> dict[str, Any]:
                 "204": {"description": "Erased (audited)."},
             }, id_of="screening"),
         },
+        "/api/admin/review": {"get": review_queue},
+        "/api/admin/screenings/{id}/review": {"put": review},
         "/api/admin/stats": {
             "get": _admin_op("adminStats", "Counts by status, label and feedback agreement", {
                 "200": _json(_ref("AdminStats"), "The counts."),

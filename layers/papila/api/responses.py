@@ -205,6 +205,20 @@ class OriginalUrl(Body):
     expires_in: int
 
 
+class Reviewer(Body):
+    sub: str
+    username: str
+
+
+class Review(Body):
+    """An expert's confirmation from the review queue (PUT /api/admin/screenings/{id}/review)."""
+
+    by: Reviewer
+    at: Instant
+    true_label: TrueLabel
+    replaced: Annotated[TrueLabel | None, Field(description="the feedback's label before the review")]
+
+
 class AdminScreening(Screening):
     """A screening as an admin sees it: the consent record, the feedback, and (detail view only) the
     stored image's facts, the attempts, the history of reruns and the original photo."""
@@ -223,6 +237,37 @@ class AdminScreening(Screening):
     quality_scores: Annotated[dict[str, Number] | None, Field(
         description="Detail view only: the input gate's scores behind a refusal (brightness, sharpness and its "
                     "limit, fundus-likeness scores and limits).")] = None
+    review: Annotated[Review, Field(description="Once an expert confirmed the label in the review queue.")] = None
+
+
+class ReviewLinks(Body):
+    admin: str
+    crop: str
+    review: Annotated[str, Field(description="PUT {true_label} here to confirm the label")]
+
+
+class ReviewItem(Body):
+    """A done screening without a confirmed label, and how much its label would teach (`priority`: the
+    probability's nearness to the threshold, 0..1, plus the VGG19's disagreement with it, 0..1)."""
+
+    id: Id
+    created_at: Instant
+    priority: Number
+    probability_glaucoma: Number
+    threshold: Number
+    label: ModelLabel
+    probability_network: Number = None
+    cdr: Number | None = None
+    true_label: Annotated[TrueLabel, Field(description="the clinician's label, when not a confirmed one")] = None
+    links: ReviewLinks
+
+
+class ReviewQueue(Body):
+    """GET /api/admin/review: the most useful labels to give first."""
+
+    items: list[ReviewItem]
+    limit: int
+    candidates: Annotated[int, Field(description="unconfirmed done screenings looked at (the newest)")]
 
 
 class AdminScreeningPage(Body):
@@ -278,7 +323,7 @@ class Export(Body):
 # The components of the OpenAPI document (the models they use come along as their own components).
 RESPONSE_MODELS: tuple[type[Body], ...] = (
     Screening, NewScreening, CreatedScreening, Error, Health, Located,
-    AdminScreening, AdminScreeningPage, AdminStats, Export,
+    AdminScreening, AdminScreeningPage, AdminStats, Export, ReviewQueue,
 )
 
 
