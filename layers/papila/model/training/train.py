@@ -24,7 +24,7 @@ import numpy as np
 from papila.model.serving import metrics
 from papila.model.serving.runtime import GLAUCOMA_CLASS
 from papila.model.training import architecture, prepare
-from papila.model.training.data import list_samples
+from papila.model.training.data import Sample, list_samples
 
 SEG_SCALE = 4  # the decoder predicts masks at 1/4 of the input size
 
@@ -179,13 +179,19 @@ def _fit(cfg: TrainConfig, data, train_idx, val_idx, epochs: int, ckpt_dir: Path
     return state
 
 
-def train(cfg: TrainConfig) -> dict:
+def _prepared(cfg: TrainConfig) -> tuple[Path, list[Sample], prepare.Inputs]:
+    """The checkpoint folder, the samples of every --data folder and their inputs as the served path cuts
+    them (cached in the checkpoint folder)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     out = Path(cfg.out)
     ckpt_dir = out / ".train"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     samples = [s for d in cfg.data for s in list_samples(d)]
-    inputs = prepare.inputs(samples, cfg.size, prepare.segmenter(cfg.segmenter, out), ckpt_dir)
+    return ckpt_dir, samples, prepare.inputs(samples, cfg.size, prepare.segmenter(cfg.segmenter, out), ckpt_dir)
+
+
+def train(cfg: TrainConfig) -> dict:
+    ckpt_dir, samples, inputs = _prepared(cfg)
     data = (inputs.images, inputs.masks, inputs.labels, inputs.has_mask)
     labels = inputs.labels
     domains = [s.domain for s in samples]
@@ -290,12 +296,7 @@ def train_head(cfg: TrainConfig) -> dict:
 
     if not cfg.init:
         raise ValueError("--head-only needs --init (the master whose body is kept)")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    out = Path(cfg.out)
-    ckpt_dir = out / ".train"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    samples = [s for d in cfg.data for s in list_samples(d)]
-    inputs = prepare.inputs(samples, cfg.size, prepare.segmenter(cfg.segmenter, out), ckpt_dir)
+    ckpt_dir, samples, inputs = _prepared(cfg)
     labels = inputs.labels
     domains = [s.domain for s in samples]
     t_start = time.time()
