@@ -236,6 +236,9 @@ def test_create_export_records_it_and_hands_it_to_the_queue(admin_api, aws):
     assert bodies(drain(aws)) == [{"papila_export": body["id"]}]
     assert drain(aws, aws.queue_url) == []  # never on the inference queue: exports have their own
     assert admin_api.db["audit"].find_one({"export_id": body["id"]})["action"] == "export"
+    # The admin API's connection made the exports' indexes (the export function's steps read by them).
+    assert "export_seq" in admin_api.db["export_items"].index_information()
+    assert "created_at_desc" in admin_api.db["exports"].index_information()
     status = _ok(admin_api.api.get(f"/api/admin/exports/{body['id']}", headers=admin_api.headers))
     assert status["status"] == "queued" and "download_url" not in status
 

@@ -14,6 +14,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.collection import Collection
 
+from papila.adapters.mongo import database
 from papila.core.records import now
 
 
@@ -35,8 +36,6 @@ class AuditLog:
 
     @classmethod
     def connect(cls, uri: str, db: str) -> AuditLog:
-        from papila.adapters.mongo import database
-
         log = cls(database(uri, db)["audit"])
         log.ensure_indexes()
         return log

@@ -259,7 +259,9 @@ class Exports:
 
     @classmethod
     def connect(cls, uri: str, db: str) -> Exports:
-        return cls(database(uri, db))
+        exports = cls(database(uri, db))
+        exports.ensure_indexes()
+        return exports
 
     def ensure_indexes(self) -> None:
         self.col.create_index([("created_at", -1)], name="created_at_desc")
