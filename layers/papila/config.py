@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 # The checkout this package runs from (layers/papila/): its weights/ are the defaults outside the image.
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -65,3 +68,20 @@ class Settings:
             model_parameter=env.get("MODEL_PARAMETER", ""),
             model_check_seconds=int(env.get("MODEL_CHECK_SECONDS") or 300),
         )
+
+
+class PerContainer(Generic[T]):
+    """One object per container (process), made on first use: `service()` returns it, `service.reset()`
+    forgets it (tests, a changed environment)."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._value: T | None = None
+
+    def __call__(self) -> T:
+        if self._value is None:
+            self._value = self._make()
+        return self._value
+
+    def reset(self) -> None:
+        self._value = None

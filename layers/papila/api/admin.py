@@ -32,7 +32,7 @@ from papila.api.responses import (
     ReviewQueue,
     screening_fields,
 )
-from papila.config import Settings
+from papila.config import PerContainer, Settings
 from papila.core.exports import ExportStatus, export_key
 from papila.core.records import Status, is_valid_id, iso, jsonable
 from papila.core.review import review_priority
@@ -426,16 +426,6 @@ class AdminService:
         return Reply(200, present_export(record, url))
 
 
-_service: AdminService | None = None
-
-
-def service() -> AdminService:
-    global _service
-    if _service is None:
-        _service = AdminService(Settings.from_env())
-    return _service
-
-
-def reset() -> None:
-    global _service
-    _service = None
+# The container's one service, built on first use from the environment.
+service: PerContainer[AdminService] = PerContainer(lambda: AdminService(Settings.from_env()))
+reset = service.reset

@@ -43,7 +43,7 @@ from papila.api.responses import (
     present,
     screening_fields,
 )
-from papila.config import Settings
+from papila.config import PerContainer, Settings
 from papila.core import imaging, keys
 from papila.core.imaging import Crop, ImageError
 from papila.core.records import (
@@ -547,17 +547,6 @@ class ScreeningService:
         return Reply(200, {"uuid": screening_id, "metadata": metadata})
 
 
-_service: ScreeningService | None = None
-
-
-def service() -> ScreeningService:
-    """The container's one service, built on first use from the environment."""
-    global _service
-    if _service is None:
-        _service = ScreeningService(Settings.from_env())
-    return _service
-
-
-def reset() -> None:
-    global _service
-    _service = None
+# The container's one service, built on first use from the environment.
+service: PerContainer[ScreeningService] = PerContainer(lambda: ScreeningService(Settings.from_env()))
+reset = service.reset
