@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, CORSConfig, Response
-from papila.api import admin, auth, modelfiles
+from papila.api import admin, auth, model_admin, modelfiles
 from papila.api import screenings as svc
 from papila.api.errors import (
     contract_send_error,
@@ -235,6 +235,11 @@ def admin_stats(who: auth.Principal) -> Reply:
     return admin.service().stats(who)
 
 
+@admin_route("/api/admin/monitoring")
+def admin_monitoring(who: auth.Principal) -> Reply:
+    return admin.service().monitoring(_query(), who)
+
+
 @admin_route("/api/admin/exports", "POST")
 def admin_create_export(who: auth.Principal) -> Reply:
     return admin.service().create_export(_body(), who)
@@ -243,3 +248,28 @@ def admin_create_export(who: auth.Principal) -> Reply:
 @admin_route("/api/admin/exports/{id}")
 def admin_get_export(who: auth.Principal, id: str) -> Reply:
     return admin.service().get_export(id, who)
+
+
+@admin_route("/api/admin/models")
+def admin_list_models(who: auth.Principal) -> Reply:
+    return model_admin.service().list_models(who)
+
+
+@admin_route("/api/admin/models/rollback", "POST")
+def admin_rollback_model(who: auth.Principal) -> Reply:
+    return model_admin.service().rollback(who)
+
+
+@admin_route("/api/admin/models/{version}/promote", "POST")
+def admin_promote_model(who: auth.Principal, version: str) -> Reply:
+    return model_admin.service().promote(version, who)
+
+
+@admin_route("/api/admin/models/{version}/comparison", "POST")
+def admin_request_comparison(who: auth.Principal, version: str) -> Reply:
+    return model_admin.service().request_comparison(version, who)
+
+
+@admin_route("/api/admin/models/{version}/comparison")
+def admin_get_comparison(who: auth.Principal, version: str) -> Reply:
+    return model_admin.service().get_comparison(version, who)

@@ -1,7 +1,7 @@
 """The data loop, run for real: labelled photos enter through the product itself and leave as a training export.
 
     .venv/bin/python bench/data_loop.py [--api http://127.0.0.1:8000] [--dataset ../shared/datasets/hygd-dev]
-        [--out .localdata/exports/hygd] [--limit N] [--workers 4]
+        [--out .localdata/exports/hygd] [--limit N] [--workers 4] [--loop [--hold-out 0.2] [--train-args ARGS]]
 
 Against a running local cloud (`make up`). For every photo of the dataset (HYGD dev: `labels.csv` with
 `file,label,patient_group,quality_score`):
@@ -18,6 +18,17 @@ Against a running local cloud (`make up`). For every photo of the dataset (HYGD 
    by this run, polls it until done, downloads the zip and unpacks it into `--out` (its previous
    contents are replaced, when they are an earlier export).
 
+With `--loop`, the rest of the loop as an administrator runs it (issue 14), each step through the product:
+4. train: `papila model train-job --export-id ID` (the managed training job's command, here on this
+   machine: `--train-args` passes e.g. a tiny `--epochs 1 --size 32`) trains on the export and registers a
+   candidate. The photos of `--hold-out` of the people get their feedback only now, after the export.
+5. compare: POST /api/admin/models/{candidate}/comparison, polled until the compare function is done: both
+   models on the confirmed cases held out from the candidate's training (AUC, sensitivity, specificity).
+6. promote: POST .../promote, then one photo screened again until a result says the candidate graded it
+   (the inference function follows the pointer within MODEL_CHECK_SECONDS); 7. rollback: the same back.
+Before the held-out feedback, `monitoring` compares GET /api/admin/monitoring's figures for this run's
+confirmed cases with `papila evaluate --export` on the export (the stored probabilities, by camera).
+
 Prints one JSON line per step (counts and seconds), then the folder to pass to `papila train --data`.
 The screen step also gives the served path's figures on these photos: `auc_done` (graded photos),
 `sensitivity` (refused glaucoma photos count as misses), `specificity` (graded normal photos).
@@ -32,7 +43,9 @@ import csv
 import io
 import json
 import os
+import shlex
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -291,6 +304,117 @@ def served_figures(photos: list[Photo]) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- the rest of the loop (--loop)
+
+
+def held_out_subjects(photos: list[Photo], fraction: float) -> set[str]:
+    """Every 1/fraction-th person (sorted, so a rerun holds out the same people)."""
+    if fraction <= 0:
+        return set()
+    subjects = sorted({p.subject_id for p in photos})
+    step = max(1, round(1 / fraction))
+    return set(subjects[step - 1::step])
+
+
+def cloud_env(env_file: Path) -> dict[str, str]:
+    """This process's environment plus the local cloud's (bucket, pointer, endpoint) for `papila`."""
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    return {**os.environ, **env}
+
+
+def papila(args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    run = subprocess.run([sys.executable, "-m", "papila.cli", *args, "--json"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=timeout, check=False)
+    if run.returncode != 0:
+        raise SystemExit(f"data_loop: papila {' '.join(args[:3])} failed: {run.stderr[-2000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+class Admin:
+    """The admin API with a bearer token."""
+
+    def __init__(self, api: Api, token: str) -> None:
+        self.api, self.headers = api, {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, path: str, expect: int = 200, **kw: Any) -> dict[str, Any]:
+        r = self.api.http.request(method, self.api.url(path), headers=self.headers, timeout=60, **kw)
+        if r.status_code != expect:
+            raise SystemExit(f"data_loop: {method} {path} answered {r.status_code}: {r.text[:300]}")
+        return r.json()
+
+
+def monitoring_matches_evaluate(admin: Admin, since: datetime, out: Path, env: dict[str, str]) -> dict[str, Any]:
+    """This run's confirmed cases, as the monitoring endpoint and as `papila evaluate --export` see them."""
+    q = since.isoformat(timespec="seconds").replace("+00:00", "Z")
+    monitored = admin.call("GET", f"/api/admin/monitoring?from={q}")["by_version"]
+    evaluated = papila(["evaluate", "--export", str(out), "--stored", "--by", "camera"], env, 600)
+    pairs = []
+    for row in monitored:
+        offline = (evaluated.get("by") or {}).get(row["camera"]) or {}
+        pairs.append({"model_version": row["model_version"], "camera": row["camera"], "confirmed": row["confirmed"],
+                      **{k: [row[k], offline.get(k)] for k in ("auc", "sensitivity", "specificity")}})
+    equal = bool(pairs) and all(
+        p[k][0] == (None if p[k][1] is None else round(p[k][1], 4)) for p in pairs
+        for k in ("auc", "sensitivity", "specificity"))
+    return {"equal": equal, "figures": pairs}
+
+
+def wait_comparison(admin: Admin, version: str, timeout: float) -> dict[str, Any]:
+    admin.call("POST", f"/api/admin/models/{version}/comparison", expect=202)
+    deadline = time.monotonic() + timeout
+    while True:
+        state = admin.call("GET", f"/api/admin/models/{version}/comparison")
+        if state["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return state
+        time.sleep(1)
+
+
+def graded_by(api: Api, probe: Photo, version: str, timeout: float) -> tuple[str | None, int]:
+    """Screen the probe photo again until a result names `version` (the pointer is followed within the
+    inference function's check interval); the last version seen and how many screenings it took."""
+    deadline, tries, seen = time.monotonic() + timeout, 0, None
+    while time.monotonic() < deadline:
+        tries += 1
+        again = api.screen(Photo(probe.file, probe.path, probe.label, probe.subject_id))
+        r = api.http.get(api.url(f"/api/screenings/{again.screening_id}"), timeout=30).json()
+        seen = (r.get("result") or {}).get("model_version")
+        if seen == version:
+            break
+        time.sleep(2)
+    return seen, tries
+
+
+def rest_of_loop(api: Api, token: str, args: argparse.Namespace, export_id: str, held: list[Photo],
+                 baked_version: str) -> None:
+    admin, env = Admin(api, token), cloud_env(args.env_file)
+    started = time.monotonic()
+    trained = papila(["model", "train-job", "--export-id", export_id, *shlex.split(args.train_args)], env,
+                     args.train_timeout)
+    emit("train", started, **trained)
+    candidate = trained["registered"]
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        list(pool.map(api.give_feedback, [p for p in held if p.status in TERMINAL]))
+    emit("held_out_feedback", started, given=sum(p.feedback == "given" for p in held),
+         subjects=len({p.subject_id for p in held}))
+
+    started = time.monotonic()
+    state = wait_comparison(admin, candidate, args.export_timeout)
+    models = {m["role"]: {"model_version": m["model_version"], **m["overall"]} for m in state.get("models") or []}
+    emit("compare", started, status=state["status"], cases=state.get("cases"), error=state.get("error"), **models)
+
+    probe = next((p for p in held if p.status == "done"), None)
+    if probe is None:
+        raise SystemExit("data_loop: no held-out photo was graded: nothing to probe the serving model with")
+    for step, path, version in (("promote", f"/api/admin/models/{candidate}/promote", candidate),
+                                ("rollback", "/api/admin/models/rollback", baked_version)):
+        started = time.monotonic()
+        answer = admin.call("POST", path)
+        seen, tries = graded_by(api, probe, version, args.switch_timeout)
+        emit(step, started, **answer, graded_by=seen, screenings=tries)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -305,6 +429,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export-timeout", type=float, default=1800, help="seconds the export may take")
     parser.add_argument("--env-file", type=Path, default=ROOT / ".run" / "env",
                         help="the local cloud's environment (written by make up)")
+    parser.add_argument("--loop", action="store_true",
+                        help="then train, register, compare, promote and roll back (see the module's docstring)")
+    parser.add_argument("--hold-out", type=float, default=0.2,
+                        help="with --loop: the share of people whose feedback waits until after the export")
+    parser.add_argument("--train-args", default="", help="with --loop: more `papila train` options, one string")
+    parser.add_argument("--train-timeout", type=float, default=7200, help="seconds the training may take")
+    parser.add_argument("--switch-timeout", type=float, default=900,
+                        help="seconds a promotion may take to reach a screening (MODEL_CHECK_SECONDS and more)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -329,7 +461,9 @@ def main(argv: list[str] | None = None) -> int:
         other={s: n for s, n in statuses.items() if s not in TERMINAL}, **served_figures(photos))
 
     started = time.monotonic()
-    finished = [p for p in photos if p.status in TERMINAL]
+    later = held_out_subjects(photos, args.hold_out) if args.loop else set()
+    held = [p for p in photos if p.subject_id in later]
+    finished = [p for p in photos if p.status in TERMINAL and p.subject_id not in later]
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         list(pool.map(api.give_feedback, finished))
     outcomes = Counter(p.feedback for p in finished)
@@ -345,6 +479,13 @@ def main(argv: list[str] | None = None) -> int:
             f.write(json.dumps({k: v for k, v in asdict(p).items() if k != "path"}) + "\n")
     emit("export", started, export_id=status["id"], counts=status.get("counts"), zip_bytes=len(data),
          exported_images=unpacked["glaucoma"] + unpacked["normal"], unpacked=unpacked, folder=str(out))
+
+    if args.loop:
+        started = time.monotonic()
+        emit("monitoring", started, **monitoring_matches_evaluate(Admin(api, token), since, out,
+                                                                   cloud_env(args.env_file)))
+        baked = api.http.get(api.url("/api/model"), timeout=30).json()["model_version"]
+        rest_of_loop(api, token, args, status["id"], held, baked)
 
     rim_one = ROOT.parent / "shared" / "datasets" / "rim-one-dl-hospital-train" / "images"
     print(json.dumps({"step": "train", "data": str(out),

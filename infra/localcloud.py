@@ -61,12 +61,13 @@ RESTART_FIRST_S = 1.0
 RESTART_CAP_S = 30.0
 RESTART_HEALTHY_S = 60.0
 # Which service watches come first: the stores before what depends on them.
-_WATCH_ORDER = ("localstack", "mongo", "cognito", "runner", "export-runner", "api", "spa")
+_WATCH_ORDER = ("localstack", "mongo", "cognito", "runner", "export-runner", "compare-runner", "api", "spa")
 # The local Lambda runners: one per function with an SQS event, each on its own queue (template.yaml):
 # service name -> (the function's logical id, the environment variable holding its queue's URL).
 RUNNERS = {
     "runner": ("InferenceFunction", "INFERENCE_QUEUE_URL"),
     "export-runner": ("ExportFunction", "EXPORT_QUEUE_URL"),
+    "compare-runner": ("CompareFunction", "COMPARE_QUEUE_URL"),
 }
 # What each service's command line contains: pid files are trusted only for these processes.
 _SIGNATURES = {
@@ -74,6 +75,7 @@ _SIGNATURES = {
     "api": "chalice",
     "runner": "infra.lambda_runner",
     "export-runner": "infra.lambda_runner",
+    "compare-runner": "infra.lambda_runner",
     "localstack": "localstack.runtime.main",
     "mongo": "secantusd-py",
     "cognito": "moto_server",
@@ -154,11 +156,14 @@ class Outputs:
     export_queue_url: str = ""
     export_dlq_url: str = ""
     model_parameter: str = ""  # the model registry's "current" pointer (an SSM parameter)
+    compare_queue_url: str = ""
+    compare_dlq_url: str = ""  # the model registry's "current" pointer (an SSM parameter)
 
     def queues(self) -> dict[str, str]:
         """Every queue of the stack by the name its saved messages go under (`make down` / `make up`)."""
         return {"queue": self.queue_url, "dlq": self.dlq_url,
-                "export-queue": self.export_queue_url, "export-dlq": self.export_dlq_url}
+                "export-queue": self.export_queue_url, "export-dlq": self.export_dlq_url,
+                "compare-queue": self.compare_queue_url, "compare-dlq": self.compare_dlq_url}
 
 
 class StartError(RuntimeError):
@@ -230,6 +235,8 @@ class LocalCloud:
             "INFERENCE_DLQ_URL": o.dlq_url,
             "EXPORT_QUEUE_URL": o.export_queue_url,
             "EXPORT_DLQ_URL": o.export_dlq_url,
+            "COMPARE_QUEUE_URL": o.compare_queue_url,
+            "COMPARE_DLQ_URL": o.compare_dlq_url,
             "MODEL_PARAMETER": o.model_parameter,
             "MODEL_CHECK_SECONDS": str(MODEL_CHECK_S),
             "MONGODB_URI": self._mongo_uri_from_secret(),
@@ -505,6 +512,8 @@ class LocalCloud:
             export_queue_url=out["ExportQueueUrl"],
             export_dlq_url=out["ExportDeadLetterQueueUrl"],
             model_parameter=out["ModelVersionParameterName"],
+            compare_queue_url=out["CompareQueueUrl"],
+            compare_dlq_url=out["CompareDeadLetterQueueUrl"],
         )
         return self.outputs
 
@@ -764,7 +773,8 @@ class LocalCloud:
         arn = self.client("sqs").get_queue_attributes(QueueUrl=env["INFERENCE_QUEUE_URL"], AttributeNames=["QueueArn"])
         self.outputs = Outputs(env["UPLOADS_BUCKET"], env["INFERENCE_QUEUE_URL"], env["INFERENCE_DLQ_URL"],
                                arn["Attributes"]["QueueArn"], env.get("EXPORT_QUEUE_URL", ""),
-                               env.get("EXPORT_DLQ_URL", ""), env.get("MODEL_PARAMETER", ""))
+                               env.get("EXPORT_DLQ_URL", ""), env.get("MODEL_PARAMETER", ""),
+                               env.get("COMPARE_QUEUE_URL", ""), env.get("COMPARE_DLQ_URL", ""))
 
     # ------------------------------------------------------------------ persistence
     @property

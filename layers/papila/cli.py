@@ -65,68 +65,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- evaluate (the served path)
 
-LABEL_NAMES = ("normal", "glaucoma")  # index = label (1 = glaucoma), as papila.model.training.data.LABELS
+def __getattr__(name: str) -> Any:
+    """`screening_metrics` and `LABEL_NAMES` live in `papila.model.serving.metrics` (the admin's monitoring
+    serves the same figures); still importable from here, without loading NumPy for every command."""
+    if name in ("screening_metrics", "LABEL_NAMES"):
+        from papila.model.serving import metrics
 
-
-def _auc(labels: Any, scores: Any) -> float:
-    import numpy as np
-
-    from papila.model.serving.metrics import roc_auc
-
-    labels, scores = np.asarray(labels, bool), np.asarray(scores, np.float64)
-    keep = ~np.isnan(scores)
-    return roc_auc(labels[keep], scores[keep])
-
-
-def screening_metrics(labels: Any, probability: Any, threshold: float, *, network: Any = None,
-                      cdr: Any = None) -> dict[str, Any]:
-    """Screening figures over every image offered, as a user meets them.
-
-    `labels`: 1 glaucoma / 0 normal for each image; `probability`: the served probability, NaN where the
-    served path refused the image (quality gate, no disc found); `network` and `cdr`: the VGG19 alone and
-    the estimated vertical CDR, NaN where refused or missing. AUCs are over graded images (and, for
-    `auc_network` / `auc_cdr`, over those that have that score).
-
-    Refusals count against the screen, never for it: a refused glaucoma photo is a miss (in the
-    sensitivity's denominator, not its numerator), and a refused normal photo is not a correct "normal"
-    call either (in the specificity's denominator, not its numerator): a photo that cannot be graded
-    sends the person back for another photo or an examination, so it is not the reassurance a true
-    negative gives. `sensitivity_graded` / `specificity_graded` are the same rates over graded images only.
-    """
-    import numpy as np
-
-    from papila.model.serving.metrics import sensitivity_at_specificity
-
-    y = np.asarray(labels).astype(bool)
-    p = np.asarray(probability, dtype=np.float64)
-    if y.shape != p.shape:
-        raise ValueError(f"{len(y)} labels but {len(p)} probabilities")
-    nan = np.full(len(y), np.nan)
-    net = nan if network is None else np.asarray(network, dtype=np.float64)
-    est = nan if cdr is None else np.asarray(cdr, dtype=np.float64)
-    graded = ~np.isnan(p)
-    positive = graded & (p >= threshold)
-    negative = graded & (p < threshold)
-
-    def rate(hit: Any, among: Any) -> float:
-        return float(hit[among].mean()) if among.any() else float("nan")
-
-    return {
-        "n": len(y),
-        "done": int(graded.sum()),
-        "refused": {name: int((~graded & (y == bool(k))).sum()) for k, name in enumerate(LABEL_NAMES)},
-        "auc": _auc(y[graded], p[graded]),
-        "auc_network": _auc(y[graded], net[graded]),
-        "auc_cdr": _auc(y[graded], est[graded]),
-        "accuracy": float(((positive & y) | (negative & ~y)).mean()) if len(y) else float("nan"),
-        "sensitivity": rate(positive, y),
-        "specificity": rate(negative, ~y),
-        "sensitivity_graded": rate(positive, y & graded),
-        "specificity_graded": rate(negative, ~y & graded),
-        "sensitivity_at_85_specificity": sensitivity_at_specificity(y[graded], p[graded], 0.85)
-        if (y[graded].any() and (~y[graded]).any()) else float("nan"),
-        "threshold": float(threshold),
-    }
+        return getattr(metrics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _finite(obj: Any) -> Any:
@@ -145,6 +91,8 @@ def _labelled_photos(folder: Path) -> list[dict[str, str]]:
     glaucoma|normal."""
     import csv
 
+    from papila.model.serving.metrics import LABEL_NAMES
+
     table = folder / "labels.csv"
     if not table.exists():
         raise SystemExit(f"no labels.csv in {folder}")
@@ -161,6 +109,31 @@ def _labelled_photos(folder: Path) -> list[dict[str, str]]:
     return rows
 
 
+def _exported_cases(folder: Path) -> list[dict[str, Any]]:
+    """A dataset export's screenings (`papila.core.exports`): each labels.csv row with its metadata.jsonl
+    line (`meta`: the stored result, the files) and its original photo's path (`original`, None if the
+    export has none)."""
+    rows = _labelled_photos(folder)
+    if "screening_id" not in rows[0]:
+        raise SystemExit(f"{folder / 'labels.csv'} has no screening_id column: not a dataset export")
+    lines = folder / "metadata.jsonl"
+    if not lines.exists():
+        raise SystemExit(f"no metadata.jsonl in {folder}")
+    meta = {}
+    for line in lines.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            meta[entry["id"]] = entry
+    for row in rows:
+        entry = meta.get(row["screening_id"])
+        if entry is None:
+            raise SystemExit(f"metadata.jsonl has no line for screening {row['screening_id']}")
+        original = (entry.get("files") or {}).get("original")
+        row["meta"] = entry
+        row["original"] = folder / original if original and (folder / original).is_file() else None
+    return rows
+
+
 def _whole_square(data: bytes) -> dict[str, int]:
     """A crop offered as the user's square: the whole image (the longer side, clamped by the pipeline)."""
     import io
@@ -171,17 +144,21 @@ def _whole_square(data: bytes) -> dict[str, int]:
         return {"x": 0, "y": 0, "size": max(im.size)}
 
 
-def _served(items: list[tuple[Path, str, int, bool]], model: Any, card: dict[str, Any]
+Offer = bool | dict[str, int] | None  # the square offered as the user's: True the whole image, None/False none
+
+
+def _served(items: list[tuple[Path, str, int, Offer]], model: Any, card: dict[str, Any]
             ) -> tuple[list[dict[str, Any]], float]:
     """Each image through `papila.core.pipeline.screen_image`, exactly as the inference function runs it:
-    (path, name to report, label, whole) with `whole` = offer the whole image as the user's square, else
-    let the pipeline locate the disc."""
+    (path, name to report, label, offer) with `offer` = True: the whole image as the user's square; a
+    square (original pixels): that one, as the user drew it; None or False: the pipeline locates the disc."""
     from papila.core import pipeline
+    from papila.model.serving.metrics import LABEL_NAMES
 
     outcomes, elapsed = [], 0.0
-    for path, name, label, whole in items:
+    for path, name, label, offer in items:
         data = path.read_bytes()
-        square = _whole_square(data) if whole else None
+        square = _whole_square(data) if offer is True else (offer or None)
         t0 = time.perf_counter()
         try:
             outcome = pipeline.screen_image(data, square, model, card)
@@ -200,13 +177,17 @@ def _served(items: list[tuple[Path, str, int, bool]], model: Any, card: dict[str
     return outcomes, elapsed
 
 
-def _figures(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
+def _figures(rows: list[dict[str, Any]], threshold: float | None) -> dict[str, Any]:
+    """`screening_metrics` over the rows; `threshold` None: each row's own (`threshold`, stored results)."""
     import numpy as np
+
+    from papila.model.serving.metrics import screening_metrics
 
     def column(name: str) -> Any:
         return np.array([np.nan if r[name] is None else float(r[name]) for r in rows], dtype=np.float64)
 
-    out = screening_metrics([r["label"] == "glaucoma" for r in rows], column("probability_glaucoma"), threshold,
+    out = screening_metrics([r["label"] == "glaucoma" for r in rows], column("probability_glaucoma"),
+                            column("threshold") if threshold is None else threshold,
                             network=column("probability_network"), cdr=column("cdr"))
     codes: dict[str, int] = {}
     for r in rows:
@@ -235,9 +216,67 @@ def _master_path(model_path: Path, card: dict[str, Any]) -> Path:
     return model_path.with_name(master)
 
 
+def _breakdown(rows: list[dict[str, Any]], groups: list[str | None], threshold: float | None) -> dict[str, Any]:
+    out = {}
+    for value in sorted({g for g in groups if g is not None}):
+        part = [r for r, g in zip(rows, groups, strict=True) if g == value]
+        figures = _figures(part, threshold)
+        figures.pop("threshold")
+        out[value] = figures
+    return out
+
+
+def _export_groups(cases: list[dict[str, Any]], by: str | None) -> list[str | None]:
+    """An export's `--by` column per case; blank is "(unknown)", as the admin's monitoring names it."""
+    from papila.core.monitoring import UNKNOWN
+
+    if not by:
+        return [None] * len(cases)
+    if by not in cases[0]:
+        raise SystemExit(f"labels.csv has no column {by!r}")
+    return [(c.get(by) or "").strip() or UNKNOWN for c in cases]
+
+
+def _evaluate_stored(args: argparse.Namespace) -> int:
+    """`--export DIR --stored`: the figures of the results the export carries, each at its stored threshold,
+    without grading anything: the same numbers GET /api/admin/monitoring serves for the same cases."""
+    cases = _exported_cases(Path(args.export))
+    groups = _export_groups(cases, args.by)
+    rows, versions = [], {}
+    for case in cases:
+        result = case["meta"].get("result") or {}
+        if not isinstance(result.get("probability_glaucoma"), int | float) or \
+                not isinstance(result.get("threshold"), int | float):
+            raise SystemExit(f"screening {case['screening_id']}: metadata.jsonl has no stored probability and threshold")
+        version = str(result.get("model_version") or case.get("model_version") or "")
+        versions[version] = versions.get(version, 0) + 1
+        rows.append({"file": case["file"], "label": case["label"], "status": "done", "code": None,
+                     "probability_glaucoma": result["probability_glaucoma"], "threshold": result["threshold"],
+                     "model_label": result.get("label"), "probability_network": None, "cdr": None})
+    out = _figures(rows, None)
+    out.update(stored=True, model_versions=dict(sorted(versions.items())),
+               agreement=sum(r["model_label"] == r["label"] for r in rows) / len(rows))
+    if args.by:
+        out["by"] = _breakdown(rows, groups, None)
+    if args.predictions:
+        for r, g in zip(rows, groups, strict=True):
+            if args.by:
+                r[args.by] = g
+        _write_predictions(Path(args.predictions), rows)
+    _print(_finite(out), args.json)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Runs every image through the served code path (`papila.core.pipeline.screen_image`: decode, quality gate,
     disc location or the given square, model) and prints the screening figures over all of them."""
+    from papila.model.serving.metrics import LABEL_NAMES
+
+    if args.stored and not args.export:
+        raise SystemExit("--stored needs --export (a dataset export's stored results)")
+    if args.export and args.stored:
+        return _evaluate_stored(args)
+
     from papila.model.serving import runtime
     from papila.model.serving.card import load_card
 
@@ -245,7 +284,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     card = load_card(model_path)
     threshold = float(card["threshold"])
     groups: list[str | None]
-    if args.photos:
+    missing = None
+    if args.export:
+        # Each original photo again, with the square its user drew (the stored result's `crop.requested`),
+        # else located as for an upload without one; a screening exported without its original is left out.
+        cases = _exported_cases(Path(args.export))
+        groups = _export_groups(cases, args.by)
+        missing = sum(c["original"] is None for c in cases)
+        kept = [(c, g) for c, g in zip(cases, groups, strict=True) if c["original"] is not None]
+        items = [(c["original"], c["file"], LABEL_NAMES.index(c["label"]),
+                  ((c["meta"].get("result") or {}).get("crop") or {}).get("requested")) for c, _ in kept]
+        groups = [g for _, g in kept]
+    elif args.photos:
         folder = Path(args.photos)
         table = _labelled_photos(folder)
         if args.by and args.by not in table[0]:
@@ -257,7 +307,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from papila.model.training.data import list_samples
 
         if args.by:
-            raise SystemExit("--by needs --photos (a labels.csv to read the column from)")
+            raise SystemExit("--by needs --photos or --export (a labels.csv to read the column from)")
         # Disc crops: each is offered as the user's square (the whole crop).
         items = [(s.path, str(s.path.relative_to(args.data)), s.label, True) for s in list_samples(args.data)]
         groups = [None] * len(items)
@@ -275,13 +325,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         rows, elapsed = _served(items, model, card)
         out = _figures(rows, threshold)
         out.update(model_version=card["model_version"], ms_per_image=round(1000 * elapsed / max(len(rows), 1), 2))
+        if missing is not None:
+            out["missing_original"] = missing
         if args.by:
-            out["by"] = {}
-            for value in sorted({g for g in groups if g is not None}):
-                part = [r for r, g in zip(rows, groups, strict=True) if g == value]
-                figures = _figures(part, threshold)
-                figures.pop("threshold")
-                out["by"][value] = figures
+            out["by"] = _breakdown(rows, groups, threshold)
         if name != "litert":
             out["runtime"] = name
         report[name] = out
@@ -405,7 +452,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    """The model registry: register a trained version, promote one (or roll back), show which serves."""
+    """The model registry: register a trained version, promote one (or roll back), show which serves; train a
+    candidate on a dataset export in the bucket (train-job: training.yaml's Batch job)."""
     from papila.adapters.aws import ImageBucket
     from papila.adapters.registry import ModelRegistry, RegistryError
 
@@ -414,6 +462,8 @@ def cmd_model(args: argparse.Namespace) -> int:
         print("papila model: MODEL_PARAMETER is not set (source .run/env, or the stack's ModelVersionParameterName)",
               file=sys.stderr)
         return 2
+    if args.action == "train-job":
+        return _train_job(args, settings)
     if args.action in ("register", "promote") and not args.target:
         print(f"papila model {args.action}: say which " + ("folder" if args.action == "register" else "version"),
               file=sys.stderr)
@@ -431,6 +481,46 @@ def cmd_model(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         print(f"papila model: {exc}", file=sys.stderr)
         return 2
+    _print(out, args.json)
+    return 0
+
+
+TRAINING_DISC_CENTRES = "training/disc-centres.zip"
+
+
+def _train_job(args: argparse.Namespace, settings: Settings) -> int:
+    """`papila model train-job`: the export in the bucket through `papila train`, registered (not promoted)."""
+    import tempfile
+
+    from papila.adapters.aws import ImageBucket
+    from papila.adapters.registry import ModelRegistry, RegistryError
+    from papila.core.exports import export_key
+    from papila.model.serving.card import DISC_CUP_NAME
+    from papila.model.training.job import JobError, run_job
+
+    if not args.export_id or "/" in args.export_id:
+        print("papila model train-job: say which export (--export-id ID)", file=sys.stderr)
+        return 2
+    train_args: list[str] = []
+    for name in ("epochs", "folds", "size", "seg_epochs"):
+        if getattr(args, name) is not None:
+            train_args += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    bucket = ImageBucket(settings.uploads_bucket)
+    centres = args.disc_centres_key
+    if centres is None and bucket.exists(TRAINING_DISC_CENTRES):
+        centres = TRAINING_DISC_CENTRES
+    base = Path(args.base_weights) if args.base_weights else settings.model_path.parent
+    if not args.base_weights and not (base / DISC_CUP_NAME).exists():
+        base = None
+    registry = ModelRegistry(bucket, settings.model_parameter)
+    with tempfile.TemporaryDirectory(prefix="papila-train-job-") as tmp:
+        try:
+            out = run_job(export_key(args.export_id), bucket, registry, Path(args.work or tmp), train_args, base,
+                          disc_centres_key=centres or None)
+            out["serving"] = registry.current()  # a candidate: what serves is unchanged
+        except (JobError, RegistryError, RuntimeError) as exc:
+            print(f"papila model train-job: {exc}", file=sys.stderr)
+            return 2
     _print(out, args.json)
     return 0
 
@@ -471,7 +561,13 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--data", help="folder with glaucoma/ and normal/ disc crops (each offered as the user's square)")
     source.add_argument("--photos", help="folder with labels.csv (file,label[,more columns]) and full photos "
                                          "(the disc is located as for an upload without a square)")
-    p.add_argument("--by", help="with --photos: also break the figures down by this labels.csv column (e.g. camera)")
+    source.add_argument("--export", help="an unzipped dataset export (POST /api/admin/exports): each original "
+                                         "photo again, with the square its user drew, through the installed model")
+    p.add_argument("--stored", action="store_true",
+                   help="with --export: the stored results' probabilities at their stored thresholds instead "
+                        "(no model; what GET /api/admin/monitoring serves for the same cases)")
+    p.add_argument("--by", help="with --photos or --export: also break the figures down by this labels.csv column "
+                                "(camera, model_version, subject_id)")
     p.add_argument("--predictions", help="write one CSV row per image (status, refusal code, probabilities, CDR)")
     p.add_argument("--model", help="serving model (default MODEL_PATH)")
     p.add_argument("--runtime", choices=["litert", "keras", "both"], default="litert")
@@ -497,10 +593,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_purge)
 
-    p = sub.add_parser("model", help="the model registry: register a version, promote it (or roll back), list")
-    p.add_argument("action", choices=("register", "promote", "list"))
+    p = sub.add_parser("model", help="the model registry: register a version, promote it (or roll back), list; "
+                                     "train-job: train a candidate on a dataset export")
+    p.add_argument("action", choices=("register", "promote", "list", "train-job"))
     p.add_argument("target", nargs="?", help="register: a release folder (model.json + files); promote: a version or 'baked'")
     p.add_argument("--promote", action="store_true", help="register: promote the version at once")
+    job = p.add_argument_group("train-job", "train on a dataset export in the bucket and register a candidate "
+                                            "(what training.yaml's Batch job runs)")
+    job.add_argument("--export-id", help="the export to train on (exports/<id>.zip in UPLOADS_BUCKET)")
+    for flag in ("--epochs", "--folds", "--size", "--seg-epochs"):
+        job.add_argument(flag, type=int, help=f"papila train {flag} (default: papila train's)")
+    job.add_argument("--disc-centres-key", help="a zip in the bucket (discs.json + photos, Drishti-GS1 layout) "
+                                                "the release's fold U-Nets also learn from; default "
+                                                f"{TRAINING_DISC_CENTRES} when it is there")
+    job.add_argument("--base-weights", help="folder whose disc/cup U-Net the candidate keeps (default: the "
+                                            "folder of MODEL_PATH, when it has one)")
+    job.add_argument("--work", help="scratch folder (default: a temporary one)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_model)
 

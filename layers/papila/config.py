@@ -49,6 +49,7 @@ class Settings:
     presign_expires: int
     function_timeout: int | None = None  # seconds; None: not given, the Lambda context's remaining time stands in
     export_queue_url: str = ""  # the dataset exports' own queue; empty: exports are not offered (503)
+    compare_queue_url: str = ""  # the model comparisons' own queue; empty: comparisons are not offered (503)
     model_parameter: str = ""  # the registry's "current" pointer (an SSM parameter); empty: the baked model only
     model_check_seconds: int = 300  # how often the inference function looks at the pointer
 
@@ -65,6 +66,7 @@ class Settings:
             presign_expires=int(env.get("PRESIGN_EXPIRES", "900")),
             function_timeout=int(env["FUNCTION_TIMEOUT"]) if env.get("FUNCTION_TIMEOUT") else None,
             export_queue_url=env.get("EXPORT_QUEUE_URL", ""),
+            compare_queue_url=env.get("COMPARE_QUEUE_URL", ""),
             model_parameter=env.get("MODEL_PARAMETER", ""),
             model_check_seconds=int(env.get("MODEL_CHECK_SECONDS") or 300),
         )

@@ -1,6 +1,6 @@
 """Lambda's SQS records read with Powertools' typed data classes (adapter): what each function's handler
 hands its use case. Inference: the keys of the objects an S3 notification says were created, to the
-worker. Exports: one export step. The receive count says whether this is the message's last attempt
+worker. Exports: one export step. Comparisons: the candidate to compare. The receive count says whether this is the message's last attempt
 (the redrive policy's maxReceiveCount), on which a use case ends its work `failed` with the reason."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from papila.usecases import export
 
-if TYPE_CHECKING:  # the export function's image has no imaging libraries: the worker is the inference's
+if TYPE_CHECKING:  # the export function's image has no imaging libraries: these are the inference image's
+    from papila.usecases.compare import Comparison
     from papila.usecases.inference import Worker
 
 log = logging.getLogger("papila.events")
@@ -59,3 +60,8 @@ def export_record(builder: export.ExportBuilder, record: SQSRecord, max_receive_
         log.warning("skipped a malformed export message")
         return
     export.handle_message(body, builder, final_attempt=is_final_attempt(record, max_receive_count))
+
+
+def compare_record(comparison: Comparison, record: SQSRecord, max_receive_count: int) -> None:
+    """The compare function's work for one record: the comparison it names."""
+    comparison.handle(record.json_body, final_attempt=is_final_attempt(record, max_receive_count))

@@ -89,7 +89,8 @@ def test_functions_are_switched_off_by_one_condition(template: dict[str, Any]) -
     resources = template["Resources"]
     always = {name for name, r in resources.items() if r.get("Condition") != "WithFunctions"}
     assert always == {"UploadsBucket", "InferenceQueue", "InferenceDeadLetterQueue", "InferenceQueuePolicy",
-                      "ExportQueue", "ExportDeadLetterQueue", "ModelVersionParameter"}
+                      "ExportQueue", "ExportDeadLetterQueue", "CompareQueue", "CompareDeadLetterQueue",
+                      "ModelVersionParameter"}
     assert {"InferenceFunction", "ExportFunction", "ApiFunction", "PapilaLayer", "PapilaApi"} <= set(resources) - always
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert "{{resolve:secretsmanager:" in env["MONGODB_URI"]["Fn::Sub"]
@@ -132,6 +133,26 @@ def test_one_queue_per_job(template: dict[str, Any]) -> None:
     assert (spec.code_dir / (spec.handler.rpartition(".")[0] + ".py")).exists(), spec
     assert spec.report_batch_item_failures and spec.max_concurrency == 2
 
+
+
+def test_comparisons_have_their_own_queue_in_the_inference_image(template: dict[str, Any]) -> None:
+    """The compare function runs the inference image (it needs the model runtime) with its own command, on
+    its own queue and DLQ; the queue's numbers are the ones papila.core.comparisons bounds a stalled job by."""
+    from papila.core import comparisons
+
+    resources = template["Resources"]
+    fn = resources["CompareFunction"]
+    assert fn["Metadata"]["Dockerfile"] == resources["InferenceFunction"]["Metadata"]["Dockerfile"]
+    assert fn["Properties"]["ImageConfig"]["Command"] == ["compare.handler"]
+    assert fn["Properties"]["Timeout"] == comparisons.TIMEOUT_S
+    queue = resources["CompareQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] == comparisons.QUEUE_VISIBILITY_S >= 6 * comparisons.TIMEOUT_S
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["CompareDeadLetterQueue", "Arn"]}
+    spec = function_spec(template, "CompareFunction")
+    assert (spec.code_dir / "compare.py").exists() and spec.handler == "compare.handler"
+    assert "inference_fn/compare.py" in (ROOT / "inference_fn" / "Dockerfile").read_text()
+    api_env = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert api_env["COMPARE_QUEUE_URL"] == {"Ref": "CompareQueue"}
 
 def test_every_chalice_route_has_an_api_gateway_resource(template: dict[str, Any]) -> None:
     """Chalice dispatches on API Gateway's resource path, so each route needs its own resource."""

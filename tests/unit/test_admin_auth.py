@@ -5,6 +5,7 @@ error shape; the admins' access and ID tokens pass."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 
@@ -138,6 +139,20 @@ def test_every_admin_route_is_guarded(admin_api, route):
            401, "unauthorized")
     _error(admin_api.api.post("/api/admin/exports", {}), 401, "unauthorized")
 
+
+def test_every_admin_route_of_the_app_is_guarded(admin_api, chalice_app):
+    """Read from the app's own route table: a new /api/admin/ route without the admin check fails here."""
+    viewer = {"Authorization": f"Bearer {admin_api.cognito.viewer['AccessToken']}"}
+    checked = 0
+    for path, methods in chalice_app.routes.items():
+        if not path.startswith("/api/admin/"):
+            continue
+        concrete = re.sub(r"\{[^}]+\}", "6f1f3c1e-0f0e-4d3a-9a55-1c2b3d4e5f60", path)
+        for method in methods:
+            _error(admin_api.api.request(method, concrete), 401, "unauthorized")
+            _error(admin_api.api.request(method, concrete, headers=viewer), 403, "forbidden")
+            checked += 1
+    assert checked >= 14  # screenings, review, stats, monitoring, exports, models
 
 def test_public_routes_stay_public(admin_api):
     assert admin_api.api.get("/api/health").status_code == 200

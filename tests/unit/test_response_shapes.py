@@ -80,7 +80,8 @@ def _screening(api, images, **extra) -> str:
     return r.json_body["id"]
 
 
-def test_every_served_body_is_its_documented_response(contract, api, admin_api, images, aws, service, worker):
+def test_every_served_body_is_its_documented_response(contract, api, admin_api, images, aws, service, worker,
+                                                      monkeypatch):
     c, one, many = contract, "/api/screenings/{id}", "/api/screenings"
     h, admin = admin_api.headers, admin_api.api
     stats = c.served(admin.get("/api/admin/stats", headers=h), "/api/admin/stats", "get", 200)
@@ -158,6 +159,13 @@ def test_every_served_body_is_its_documented_response(contract, api, admin_api, 
     stats = c.served(admin.get("/api/admin/stats", headers=h), "/api/admin/stats", "get", 200)
     assert stats["total"] == 5 and stats["agreement_rate"] == 0
     c.served(admin.get("/api/admin/stats"), "/api/admin/stats", "get", 401)
+    # the model's monitoring: the one confirmed case (a miss at the threshold) and the one refusal, by week
+    watch = c.served(admin.get("/api/admin/monitoring?period=week", headers=h), "/api/admin/monitoring", "get", 200)
+    assert [(p["confirmed"], p["camera"], p["sensitivity"], p["auc"]) for p in watch["series"]] == [
+        (1, "Topcon NW400", 0.0, None)]
+    assert watch["by_version"][0]["expected"] is None and watch["warnings"] == []
+    assert watch["refusals"][0]["codes"] == {"too_blurred": 1}
+    c.served(admin.get("/api/admin/monitoring?period=day", headers=h), "/api/admin/monitoring", "get", 400)
 
     # the review queue: an unconfirmed done screening near its threshold, then an expert's label on it
     service.store.col.update_one({"_id": sid}, {"$unset": {"feedback": ""}})
@@ -183,6 +191,22 @@ def test_every_served_body_is_its_documented_response(contract, api, admin_api, 
         "code": "export_failed", "message": "The export could not be built."}}})
     assert c.served(admin.get(f"/api/admin/exports/{export['id']}", headers=h), path, "get", 200)["error"]
     c.served(admin.get(f"/api/admin/exports/{uuid.uuid4()}", headers=h), path, "get", 404)
+
+    # --- the model registry: list, compare (queued, then done as the job stores it), promote, roll back
+    _models(monkeypatch, aws)
+    listed = c.served(admin.get("/api/admin/models", headers=h), "/api/admin/models", "get", 200)
+    assert listed["serving"] == "baked" and listed["versions"][0]["model_version"] == "v2"
+    path = "/api/admin/models/{version}/comparison"
+    assert c.served(admin.post("/api/admin/models/v2/comparison", headers=h), path, "post", 202)["status"] == "queued"
+    _finish_comparison(aws)
+    done = c.served(admin.get("/api/admin/models/v2/comparison", headers=h), path, "get", 200)
+    assert done["models"][0]["by_camera"]["Topcon"]["auc"] == 0.9
+    c.served(admin.get("/api/admin/models/v9/comparison", headers=h), path, "get", 404)
+    promote = "/api/admin/models/{version}/promote"
+    assert c.served(admin.post("/api/admin/models/v2/promote", headers=h), promote, "post", 200)["serving"] == "v2"
+    c.served(admin.post("/api/admin/models/v9/promote", headers=h), promote, "post", 404)
+    rolled = c.served(admin.post("/api/admin/models/rollback", headers=h), "/api/admin/models/rollback", "post", 200)
+    assert rolled == {"serving": "baked", "previous": "v2"}
 
     # A failure on its way out is an error body too.
     aws.sqs.delete_queue(QueueUrl=aws.queue_url)
@@ -269,3 +293,33 @@ def test_a_body_its_model_refuses_is_a_500_not_the_clients_400(api, images, serv
     r = api.get(f"/api/screenings/{sid}")
     assert r.status_code == 500 and r.json_body["error"]["code"] == "internal_error"
     assert "ResponseShapeError" in caplog.text and "Jane Doe" not in caplog.text + r.body.decode()
+
+
+def _models(monkeypatch: Any, aws: Any) -> None:
+    """The registry's pointer, the compare queue and one registered version (its card only)."""
+    import boto3
+    from papila.adapters import registry
+    from papila.api import model_admin
+
+    registry._ssm.cache_clear()
+    boto3.client("ssm").put_parameter(Name="papila-model-version", Value="baked", Type="String")
+    monkeypatch.setenv("MODEL_PARAMETER", "papila-model-version")
+    monkeypatch.setenv("COMPARE_QUEUE_URL", aws.sqs.create_queue(QueueName="papila-compare")["QueueUrl"])
+    model_admin.reset()
+    card = {"model_version": "v2", "threshold": 0.5, "trained_at": "2026-12-01T00:00:00Z",
+            "metrics": {"by_domain": {"Topcon": {"n": 40, "auc_served": 0.8, "sensitivity": 0.7, "specificity": 0.75}}}}
+    aws.s3.put_object(Bucket=aws.bucket, Key="models/v2/model.json", Body=json.dumps(card).encode())
+
+
+def _finish_comparison(aws: Any) -> None:
+    """What the compare job stores when it is done (papila.usecases.compare)."""
+    key = "models/v2/comparison.json"
+    state = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read())
+    figures = {"n": 10, "done": 9, "refused": 1, "auc": 0.9, "sensitivity": 0.8, "specificity": None}
+    column = {"threshold": 0.5, "overall": figures, "roc": {"fpr": [0, 0.5, 1], "tpr": [0, 0.9, 1]},
+              "by_camera": {"Topcon": figures}}
+    state.update(status="done", finished_at=state["requested_at"], seconds=3.2,
+                 cases={"confirmed": 12, "held_out": 10, "excluded_training": 2, "graded": 10, "glaucoma": 5, "normal": 5},
+                 models=[{**column, "model_version": "v2", "role": "candidate"},
+                         {**column, "model_version": "baked-v", "role": "current"}])
+    aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=json.dumps(state).encode())

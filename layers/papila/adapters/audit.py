@@ -25,6 +25,9 @@ class Action(StrEnum):
     EXPORT = "export"
     PURGE = "purge"
     REVIEW = "review"  # an expert confirmed a label in the review queue
+    PROMOTE = "promote"  # a model version made to serve
+    ROLLBACK = "rollback"  # the serving model put back to the one before
+    COMPARE = "compare"  # a comparison of a candidate with the serving model asked for
 
 
 SYSTEM_RETENTION = {"system": "retention"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -165,6 +166,10 @@ class ImageBucket:
 
     def ping(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
+
+    def download(self, key: str, path: Path) -> None:
+        """Stream the object into a file (a dataset export: too large to hold in memory), in parts."""
+        self.client.download_file(self.bucket, key, str(path))
 
 
 class WorkQueue:

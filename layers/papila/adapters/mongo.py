@@ -17,6 +17,11 @@ from pymongo.errors import DuplicateKeyError
 from papila.core.exports import CONFIRMED_LABELS, ExportStatus
 from papila.core.records import FROM_STATES, Status, new_id, now
 
+# The fields the model's monitoring reads of a screening (ScreeningStore.monitored).
+MONITORED_FIELDS = {"_id": 1, "created_at": 1, "status": 1, "result.probability_glaucoma": 1, "result.threshold": 1,
+                    "result.label": 1, "result.model_version": 1, "feedback.true_label": 1,
+                    "feedback.metadata.camera": 1, "error.code": 1}
+
 
 @cache
 def _client(uri: str) -> MongoClient:
@@ -211,6 +216,24 @@ class ScreeningStore:
         query = {"status": str(Status.DONE), "feedback.true_label": {"$nin": list(CONFIRMED_LABELS)}}
         return list(self.col.find(query, {"_id": 1, "created_at": 1, "result": 1, "feedback": 1})
                     .sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit))
+
+    def monitored(self, start: datetime | None, end: datetime | None, limit: int) -> list[dict[str, Any]]:
+        """What the model's monitoring reads (papila.core.monitoring), created in [start, end]: the done
+        screenings with a confirmed label and the rejected ones, each kind newest first and at most `limit`
+        of it, with only the fields it needs. Both queries are on status and created_at (`status_created`)."""
+        created: dict[str, Any] = {}
+        if start is not None:
+            created["$gte"] = start
+        if end is not None:
+            created["$lte"] = end
+        when = {"created_at": created} if created else {}
+        confirmed = {"status": str(Status.DONE), "feedback.true_label": {"$in": list(CONFIRMED_LABELS)}, **when}
+        rejected = {"status": str(Status.REJECTED), **when}
+        order = [("created_at", DESCENDING), ("_id", DESCENDING)]
+        out: list[dict[str, Any]] = []
+        for query in (confirmed, rejected):
+            out += self.col.find(query, MONITORED_FIELDS).sort(order).limit(limit)
+        return out
 
     def set_review(self, screening_id: str, true_label: str, reviewer: dict[str, str]) -> dict[str, Any] | None:
         """An expert's label on a done screening: `feedback.true_label` (what exports and training take)

@@ -17,7 +17,9 @@ from papila.adapters.aws import ImageBucket
 from papila.config import BAKED_MODEL as BAKED
 
 MODELS_PREFIX = "models/"
-EXTRA_FILES = ("MODEL_CARD.md", "fundus_gate.json")
+# The card, the gate's numbers, and which screenings/subjects trained it (so a comparison can hold them out).
+EXTRA_FILES = ("MODEL_CARD.md", "fundus_gate.json", "training_set.json")
+COMPARISON = "comparison.json"  # the latest comparison with the serving model (papila.usecases.compare)
 
 
 @cache
@@ -70,6 +72,30 @@ class ModelRegistry:
     def current(self) -> str:
         """The serving version (BAKED: the image's own)."""
         return _ssm().get_parameter(Name=self.parameter)["Parameter"]["Value"]
+
+    def previous(self) -> str | None:
+        """What the pointer held before its latest change (what a roll-back restores); None: never changed."""
+        values: list[str] = []
+        kwargs: dict[str, Any] = {"Name": self.parameter, "MaxResults": 50}
+        while True:  # oldest first, paged
+            page = _ssm().get_parameter_history(**kwargs)
+            values += [entry["Value"] for entry in page.get("Parameters", [])]
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        return values[-2] if len(values) >= 2 else None
+
+    def training_set(self, version: str) -> dict[str, Any] | None:
+        """{"screening_ids": [...], "subject_ids": [...]} the version was trained on, when it says."""
+        data = self.bucket.get_if_exists(f"{MODELS_PREFIX}{version}/training_set.json")
+        return None if data is None else json.loads(data)
+
+    def comparison(self, version: str) -> dict[str, Any] | None:
+        data = self.bucket.get_if_exists(f"{MODELS_PREFIX}{version}/{COMPARISON}")
+        return None if data is None else json.loads(data)
+
+    def save_comparison(self, version: str, body: dict[str, Any]) -> None:
+        self.bucket.put(f"{MODELS_PREFIX}{version}/{COMPARISON}", json.dumps(body).encode(), "application/json")
 
     def promote(self, version: str) -> str:
         """Point the inference function at `version` (or BAKED); the version it pointed at before."""

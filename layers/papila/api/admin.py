@@ -28,11 +28,13 @@ from papila.api.responses import (
     AdminScreeningPage,
     AdminStats,
     Export,
+    Monitoring,
     ReviewItem,
     ReviewQueue,
     screening_fields,
 )
 from papila.config import PerContainer, Settings
+from papila.core import monitoring
 from papila.core.exports import ExportStatus, export_key
 from papila.core.records import Status, is_valid_id, iso, jsonable
 from papila.core.review import review_priority
@@ -143,8 +145,23 @@ class ReviewQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 20
 
 
+class MonitoringQuery(_Range):
+    """GET /api/admin/monitoring query parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+    period: Annotated[Literal["week", "month"], Field(description="week: ISO weeks (Monday); month")] = "month"
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: Any) -> Any:
+        return "month" if value == "" else value
+
+
 ADMIN_MODELS: tuple[type[BaseModel], ...] = (ExportRequest, ReviewRequest)
 REVIEW_CANDIDATES = 5000  # the newest unconfirmed screenings ranked per request
+# The newest confirmed screenings, and the newest rejected ones, the monitoring reads per request (of the
+# range asked for): beyond them, the oldest periods of a long range are left out, never sampled.
+MONITORED_CAP = 50_000
 
 
 # ---------------------------------------------------------------- cursor
@@ -368,6 +385,40 @@ class AdminService:
             by_model_version=by_model, feedback=feedback,
             agreement_rate=round(feedback["agree"] / judged, 4) if judged else None,
         ))
+
+    # --- GET /api/admin/monitoring
+
+    def monitoring(self, params: dict[str, str], _who: Principal) -> Reply:
+        """The serving model's figures on confirmed cases per period, version and camera, against the
+        versions' cards, with the refusals and drift warnings (papila.core.monitoring). Counts and figures
+        only: no screening is shown, so nothing is audited (as the stats)."""
+        q = MonitoringQuery.model_validate(params)
+        records = self.store.monitored(q.from_, q.to, MONITORED_CAP)
+        body = monitoring.monitoring(records, self._card_lookup(), period=q.period)
+        return Reply(200, Monitoring.body(**body))
+
+    def _card_lookup(self) -> monitoring.CardOf:
+        """A version's model card (the core asks once per version and request): the baked model's own card
+        for its version, else the registry's; None: no card, or the registry unreadable (logged)."""
+        from papila.adapters.registry import ModelRegistry
+        from papila.model.serving.card import load_card
+
+        try:
+            baked: dict[str, Any] | None = load_card(self.settings.model_path)
+        except (FileNotFoundError, ValueError):  # no baked model here, or its card unreadable
+            baked = None
+        registry = ModelRegistry(self.bucket, self.settings.model_parameter)
+
+        def card_of(version: str) -> dict[str, Any] | None:
+            if baked is not None and baked.get("model_version") == version:
+                return baked
+            try:
+                return registry.card(version)
+            except Exception as exc:  # noqa: BLE001 - the figures stand without the card's
+                log.warning("model card of %s unreadable: %s", version, type(exc).__name__)
+                return None
+
+        return card_of
 
     # --- GET /api/admin/review
 

@@ -322,7 +322,9 @@ def _enum(*values: str) -> dict[str, Any]:
 
 
 def _admin_paths() -> dict[str, Any]:
+    from papila.api.admin import MONITORED_CAP
     from papila.core.exports import LABELS_COLUMNS
+    from papila.core.monitoring import AUC_MARGIN, RATE_MARGIN
 
     listing = _admin_op("adminListScreenings", "Screenings, newest first, filtered, cursor-paged", {
         "200": _json(_ref("AdminScreeningPage"), "A page of screenings."),
@@ -360,6 +362,24 @@ def _admin_paths() -> dict[str, Any]:
         "400": INVALID,
         "409": _error("Not a finished screening, or it changed meanwhile (`not_reviewable`)."),
     }, id_of="screening", body="ReviewRequest")
+    monitoring = _admin_op("adminMonitoring", "The serving model on confirmed cases, by period, version and camera", {
+        "200": _json(_ref("Monitoring"), "Figures per period, version and camera, against each version's card; "
+                                         "refusals per period; drift warnings (not audited: no screening shown)."),
+        "400": _error("A bad query parameter (`invalid_request` with `details`)."),
+    })
+    monitoring["description"] = (
+        "Confirmed cases are done screenings whose `feedback.true_label` is glaucoma or normal. AUC, sensitivity "
+        "and specificity are `papila evaluate`'s (`papila evaluate --export DIR --stored` prints the same on an "
+        "export of the same cases), each case at its stored threshold. A version on a camera with at least "
+        f"`min_cases` confirmed cases of each class warns when its AUC is more than {AUC_MARGIN} below its card's, "
+        f"or its sensitivity or specificity more than {RATE_MARGIN} below. The newest {MONITORED_CAP} confirmed "
+        "and as many rejected screenings of the range are read."
+    )
+    monitoring["parameters"] = [
+        _query("period", {**_enum("week", "month"), "default": "month"}, "week: ISO weeks (from Monday); month."),
+        _query("from", {"type": "string"}, "Created at or after: ISO-8601 date or date-time."),
+        _query("to", {"type": "string"}, "Created at or before: ISO-8601 date (the whole day) or date-time."),
+    ]
     return {
         "/api/admin/screenings": {"get": listing},
         "/api/admin/screenings/{id}": {
@@ -377,10 +397,52 @@ def _admin_paths() -> dict[str, Any]:
                 "200": _json(_ref("AdminStats"), "The counts."),
             }),
         },
+        "/api/admin/monitoring": {"get": monitoring},
         "/api/admin/exports": {"post": create_export},
         "/api/admin/exports/{id}": {
             "get": _admin_op("adminGetExport", "An export's status, counts and (when done) download URL", {
                 "200": _json(_ref("Export"), "The export (a download URL handed out is audited)."),
             }, id_of="export"),
+        },
+        **_model_paths(),
+    }
+
+
+VERSION_PARAM = {"name": "version", "in": "path", "required": True, "description": "A registered model version "
+                 "(`baked`: the inference image's own model, for promote).",
+                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}}
+
+
+def _model_paths() -> dict[str, Any]:
+    """The model registry's admin routes (papila.api.model_admin)."""
+    unavailable = _error("No model registry or compare queue on this server (`registry_unavailable`, "
+                         "`comparison_unavailable`).")
+    unknown = _error("No registered model has this version (`not_found`).")
+    bad = _error("Not a model version (`invalid_version`).")
+
+    def versioned(op: dict[str, Any]) -> dict[str, Any]:
+        return {**op, "parameters": [VERSION_PARAM]}
+
+    return {
+        "/api/admin/models": {"get": _admin_op("adminListModels", "The registered model versions and the one serving", {
+            "200": _json(_ref("ModelList"), "Newest first, then the baked one; `previous`: what a roll-back restores."),
+            "503": unavailable})},
+        "/api/admin/models/rollback": {"post": _admin_op("adminRollbackModel", "Serve the model that served before the "
+                                                         "latest change (audited)", {
+            "200": _json(_ref("Promotion"), "Rolled back: the inference function follows within its check interval."),
+            "409": _error("The pointer never changed (`nothing_to_roll_back`)."), "503": unavailable})},
+        "/api/admin/models/{version}/promote": {"post": versioned(_admin_op(
+            "adminPromoteModel", "Make a version serve (audited)", {
+                "200": _json(_ref("Promotion"), "Promoted: the inference function follows within its check interval."),
+                "400": bad, "404": unknown, "503": unavailable}))},
+        "/api/admin/models/{version}/comparison": {
+            "post": versioned(_admin_op("adminCompareModel", "Compare a candidate with the serving model on confirmed "
+                                        "cases held out from its training (a job; audited)", {
+                "202": _json(_ref("Comparison"), "Queued: poll GET on the same path."),
+                "400": bad, "404": unknown, "409": _error("The version is serving (`same_model`)."),
+                "503": unavailable})),
+            "get": versioned(_admin_op("adminGetComparison", "The latest comparison of a candidate", {
+                "200": _json(_ref("Comparison"), "queued, running, done (ROC curves and figures per camera) or failed."),
+                "400": bad, "404": _error("None was asked for (`not_found`)."), "503": unavailable})),
         },
     }

@@ -297,6 +297,82 @@ class AdminStats(Body):
     agreement_rate: Annotated[Number | None, Field(description="agree / (agree + disagree).")]
 
 
+Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
+Measured = Annotated[Number | None, Field(description="null: not measurable (one class, no cases)")]
+Camera = Annotated[str, Field(description='the feedback metadata\'s camera; "(unknown)" when none was given')]
+
+
+class MonitoringPoint(Body):
+    """Confirmed cases of one period, model version and camera, and the model's figures on them: AUC,
+    sensitivity and specificity as `papila evaluate` computes them (at each result's stored threshold), and
+    the share whose model label is the confirmed one."""
+
+    start: Annotated[Day, Field(description="the period's first day (UTC): a Monday, or the 1st of a month")]
+    model_version: str
+    camera: Camera
+    confirmed: int
+    glaucoma: int
+    normal: int
+    auc: Measured
+    sensitivity: Measured
+    specificity: Measured
+    agreement: Measured
+
+
+class MonitoringExpected(Body):
+    """The version's model card: its figures for this camera (`metrics.by_domain`), else its cross-validation's."""
+
+    auc: Measured
+    sensitivity: Measured
+    specificity: Measured
+
+
+class MonitoringVersion(Body):
+    """The figures of a model version on one camera over the whole range, beside its card's."""
+
+    model_version: str
+    camera: Camera
+    confirmed: int
+    glaucoma: int
+    normal: int
+    auc: Measured
+    sensitivity: Measured
+    specificity: Measured
+    agreement: Measured
+    expected: Annotated[MonitoringExpected | None, Field(description="null: no card of this version")]
+
+
+class MonitoringRefusals(Body):
+    """The rejected screenings of a period, by refusal code."""
+
+    start: Day
+    codes: dict[str, int]
+
+
+class MonitoringWarning(Body):
+    """A version on a camera below its card: AUC by more than 0.05, a rate by more than 0.10."""
+
+    model_version: str
+    camera: Camera
+    metric: Literal["auc", "sensitivity", "specificity"]
+    observed: Number
+    expected: Number
+    confirmed: int
+
+
+class Monitoring(Body):
+    """GET /api/admin/monitoring: the serving model on confirmed cases (done screenings whose confirmed label
+    is glaucoma or normal), by period, version and camera; refusals by period; drift warnings for a version
+    and camera with at least `min_cases` confirmed cases of each class."""
+
+    period: Literal["week", "month"]
+    min_cases: int
+    series: list[MonitoringPoint]
+    by_version: list[MonitoringVersion]
+    refusals: list[MonitoringRefusals]
+    warnings: list[MonitoringWarning]
+
+
 class ExportLinks(Body):
     self: str
     download: Annotated[str, Field(description="When done: the download URL.")] = None
@@ -320,10 +396,107 @@ class Export(Body):
     download_expires_in: int = None
 
 
+# ---------------------------------------------------------------- the model registry (admin)
+
+ComparisonStatus = Literal["queued", "running", "done", "failed"]
+
+
+class DomainFigures(Body):
+    """A model card's out-of-fold figures on one domain (camera)."""
+
+    n: int | None = None
+    auc: Number | None = None
+    sensitivity: Number | None = None
+    specificity: Number | None = None
+
+
+class ComparisonState(Body):
+    status: ComparisonStatus
+    current: str | None
+    requested_at: Instant | None
+
+
+class ModelVersionLinks(Body):
+    promote: Annotated[str, Field(description="POST here to make this version serve")]
+    comparison: Annotated[str, Field(description="POST to compare it with the serving model, GET the result")] = None
+
+
+class ModelVersion(Body):
+    model_version: str
+    baked: Annotated[bool, Field(description="The inference image's own model (promote it as `baked`).")]
+    serving: bool
+    trained_at: Instant | None
+    threshold: Number | None
+    by_domain: dict[str, DomainFigures]
+    comparison: ComparisonState | None
+    links: ModelVersionLinks
+
+
+class ModelList(Body):
+    """GET /api/admin/models: the registered versions (newest first), then the baked one."""
+
+    serving: Annotated[str, Field(description="The pointer's value: a registered version or `baked`.")]
+    previous: Annotated[str | None, Field(description="What a roll-back restores; null: nothing to roll back.")]
+    versions: list[ModelVersion]
+
+
+class Promotion(Body):
+    serving: str
+    previous: str
+
+
+class Figures(Body):
+    """Screening figures at a model's own threshold; a refused photo counts as a miss."""
+
+    n: int
+    done: int
+    refused: int
+    auc: Number | None
+    sensitivity: Number | None
+    specificity: Number | None
+
+
+class RocCurve(Body):
+    fpr: list[Number]
+    tpr: list[Number]
+
+
+class ComparedModel(Body):
+    model_version: str
+    role: Literal["candidate", "current"]
+    threshold: Number
+    overall: Figures
+    roc: RocCurve
+    by_camera: dict[str, Figures]
+
+
+class ComparisonCases(Body):
+    confirmed: int
+    held_out: int
+    excluded_training: Annotated[int, Field(description="Confirmed cases of people the candidate trained on.")]
+    graded: int
+    glaucoma: int
+    normal: int
+
+
+class Comparison(Body):
+    """A candidate against the serving model on confirmed cases held out from the candidate's training."""
+
+    candidate: str
+    current: str
+    status: ComparisonStatus
+    requested_at: Instant
+    finished_at: Instant = None
+    seconds: Number = None
+    error: Failure = None
+    cases: ComparisonCases = None
+    models: list[ComparedModel] = None
+
+
 # The components of the OpenAPI document (the models they use come along as their own components).
 RESPONSE_MODELS: tuple[type[Body], ...] = (
     Screening, NewScreening, CreatedScreening, Error, Health, Located,
-    AdminScreening, AdminScreeningPage, AdminStats, Export, ReviewQueue,
+    AdminScreening, AdminScreeningPage, AdminStats, Export, ReviewQueue, ModelList, Promotion, Comparison, Monitoring,
 )
 
 
