@@ -1,5 +1,19 @@
 import { ApiError, errorFrom, networkError } from '../api/client';
 import type { Screening } from '../api/types';
+import {
+  readComparison,
+  readModelList,
+  readMonitoring,
+  readPointerChange,
+  readReviewQueue,
+  type Comparison,
+  type ModelList,
+  type Monitoring,
+  type MonitoringPeriod,
+  type PointerChange,
+  type ReviewLabel,
+  type ReviewQueue,
+} from './dataLoop';
 
 /**
  * The admin routes of the contract (`/api/admin/*`, Cognito bearer token). Their answers are read
@@ -54,6 +68,18 @@ export interface AdminApi {
   getStats(): Promise<Record<string, unknown>>;
   startExport(): Promise<ExportJob>;
   getExport(id: string): Promise<ExportJob>;
+  /** The model registry: GET /api/admin/models. */
+  listModels(): Promise<ModelList>;
+  /** POST /api/admin/models/{version}/promote ("baked" for the image's own model); `link` from the list wins. */
+  promoteModel(version: string, link?: string): Promise<PointerChange>;
+  rollbackModel(): Promise<PointerChange>;
+  /** POST …/comparison: queues a comparison of `version` with the serving model. */
+  requestComparison(version: string, link?: string): Promise<Comparison>;
+  getComparison(version: string, link?: string): Promise<Comparison>;
+  getMonitoring(period: MonitoringPeriod): Promise<Monitoring>;
+  getReviewQueue(limit: number): Promise<ReviewQueue>;
+  /** PUT /api/admin/screenings/{id}/review {"true_label": …}. */
+  reviewScreening(id: string, trueLabel: ReviewLabel, link?: string): Promise<AdminScreening>;
 }
 
 /** A date input's day as an instant in the admin's own time zone: its first or its last millisecond. */
@@ -182,6 +208,9 @@ export function createAdminClient({ resolve, getToken, fetchImpl = fetch.bind(gl
   }
 
   const screeningPath = (id: string) => `/api/admin/screenings/${encodeURIComponent(id)}`;
+  const modelPath = (version: string) => `/api/admin/models/${encodeURIComponent(version)}`;
+  // A link from an answer is taken when it is an admin API path; anything else falls back to the known route.
+  const adminLink = (link: string | undefined, fallback: string) => (link && link.startsWith('/api/admin/') ? link : fallback);
 
   return {
     listScreenings: async (filters, cursor) => readScreeningPage(await request('GET', `/api/admin/screenings?${screeningQuery(filters, cursor)}`)),
@@ -201,5 +230,17 @@ export function createAdminClient({ resolve, getToken, fetchImpl = fetch.bind(gl
     },
     startExport: async () => readExportJob(await request('POST', '/api/admin/exports', {})),
     getExport: async (id) => readExportJob(await request('GET', `/api/admin/exports/${encodeURIComponent(id)}`), id),
+    listModels: async () => readModelList(await request('GET', '/api/admin/models')),
+    promoteModel: async (version, link) => readPointerChange(await request('POST', adminLink(link, `${modelPath(version)}/promote`))),
+    rollbackModel: async () => readPointerChange(await request('POST', '/api/admin/models/rollback')),
+    requestComparison: async (version, link) =>
+      readComparison(await request('POST', adminLink(link, `${modelPath(version)}/comparison`)), version),
+    getComparison: async (version, link) => readComparison(await request('GET', adminLink(link, `${modelPath(version)}/comparison`)), version),
+    getMonitoring: async (period) => readMonitoring(await request('GET', `/api/admin/monitoring?period=${encodeURIComponent(period)}`)),
+    getReviewQueue: async (limit) => readReviewQueue(await request('GET', `/api/admin/review?limit=${limit}`)),
+    reviewScreening: async (id, trueLabel, link) => {
+      const body = await request('PUT', adminLink(link, `${screeningPath(id)}/review`), { true_label: trueLabel });
+      return (isRecord(body) ? body : { id, status: 'done' }) as AdminScreening;
+    },
   };
 }

@@ -97,3 +97,25 @@ export function formatPercent(probability: number | undefined, language: string)
   if (probability === undefined) return null;
   return new Intl.NumberFormat(language, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(probability);
 }
+
+/** A figure of the data loop: the AUC as a number (0.812), rates as percentages; null as a dash. */
+export function formatMetric(metric: string, value: number | null | undefined, language: string): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  if (metric === 'auc') return new Intl.NumberFormat(language, { minimumFractionDigits: 3, maximumFractionDigits: 3 }).format(value);
+  return new Intl.NumberFormat(language, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(value);
+}
+
+export function formatCount(value: number | null | undefined, language: string): string {
+  return value === null || value === undefined || !Number.isFinite(value) ? '—' : new Intl.NumberFormat(language).format(value);
+}
+
+/** A period's first day (YYYY-MM-DD): "Nov 2026" for a month, "2 Nov 2026" for a week; other text as it came. */
+export function formatPeriodStart(day: string, period: string, language: string): string {
+  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(day);
+  if (!match) return day;
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+  if (Number.isNaN(date.getTime())) return day;
+  const options: Intl.DateTimeFormatOptions =
+    period === 'week' ? { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' } : { month: 'short', year: 'numeric', timeZone: 'UTC' };
+  return new Intl.DateTimeFormat(language, options).format(date);
+}

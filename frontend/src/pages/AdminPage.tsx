@@ -3,8 +3,12 @@ import { useApi } from '../api/ApiContext';
 import { ApiError } from '../api/client';
 import { useRuntimeConfig } from '../ConfigContext';
 import { createAdminClient } from '../admin/adminClient';
+import { ADMIN_VIEWS, AdminTabs, VIEW_HASH, adminView, panelId, tabId, type AdminView } from '../admin/AdminTabs';
 import { bearerToken, type AdminSession } from '../admin/cognito';
 import { ExportPanel } from '../admin/ExportPanel';
+import { ModelsPanel } from '../admin/ModelsPanel';
+import { MonitoringPanel } from '../admin/MonitoringPanel';
+import { ReviewQueue } from '../admin/ReviewQueue';
 import { ScreeningDetail } from '../admin/ScreeningDetail';
 import { ScreeningList } from '../admin/ScreeningList';
 import { clearStoredSession, isExpired, loadStoredSession, storeSession } from '../admin/session';
@@ -24,15 +28,23 @@ export function adminScreeningId(hash: string): string | null {
   }
 }
 
-function useAdminScreeningId(): string | null {
-  const [id, setId] = useState(() => adminScreeningId(window.location.hash));
+function useAdminLocation(): { detailId: string | null; view: AdminView } {
+  const [hash, setHash] = useState(() => window.location.hash);
   useEffect(() => {
-    const onChange = () => setId(adminScreeningId(window.location.hash));
+    const onChange = () => setHash(window.location.hash);
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);
-  return id;
+  return useMemo(() => ({ detailId: adminScreeningId(hash), view: adminView(hash) }), [hash]);
 }
+
+/** Where a view starts reading: its heading. */
+const VIEW_TITLE: Record<AdminView, string> = {
+  screenings: '#admin-list-title',
+  models: '#admin-models-title',
+  monitoring: '#admin-monitoring-title',
+  review: '#admin-review-title',
+};
 
 const defaultFetch: typeof fetch = (input, init) => globalThis.fetch(input, init);
 
@@ -40,6 +52,7 @@ interface AdminPageProps {
   /** For tests: the fetch used for Cognito and the admin API. */
   fetchImpl?: typeof fetch;
   exportPollMs?: number;
+  comparisonPollMs?: number;
 }
 
 interface Initial {
@@ -57,11 +70,12 @@ function initialSession(): Initial {
 }
 
 /**
- * The administration pages: Cognito sign-in, then the screenings table (filters, paging), a
- * screening's detail with deletion, the stats and the dataset export. 401 sends back to sign-in;
- * 403 says the account is not an administrator.
+ * The administration pages: Cognito sign-in, then four tabs: the screenings (table with filters and
+ * paging, a screening's detail with deletion, the stats and the dataset export), the models
+ * (registry, comparison, promotion, roll-back), the monitoring of confirmed cases, and the review
+ * queue. 401 sends back to sign-in; 403 says the account is not an administrator.
  */
-export function AdminPage({ fetchImpl = defaultFetch, exportPollMs }: AdminPageProps) {
+export function AdminPage({ fetchImpl = defaultFetch, exportPollMs, comparisonPollMs }: AdminPageProps) {
   const { t } = useI18n();
   const config = useRuntimeConfig();
   const publicApi = useApi();
@@ -71,7 +85,10 @@ export function AdminPage({ fetchImpl = defaultFetch, exportPollMs }: AdminPageP
   const [forbidden, setForbidden] = useState(false);
   const [deletedId, setDeletedId] = useState<string | null>(null);
   const [reloadKey, setReloadKey] = useState(0);
-  const detailId = useAdminScreeningId();
+  const { detailId, view } = useAdminLocation();
+  // The screenings tab stays mounted once seen (its filters and page survive a look at another tab).
+  const [screeningsSeen, setScreeningsSeen] = useState(view === 'screenings');
+  if (view === 'screenings' && !screeningsSeen) setScreeningsSeen(true);
   const sessionRef = useRef(session);
   sessionRef.current = session;
   const rootRef = useRef<HTMLDivElement>(null);
@@ -134,7 +151,12 @@ export function AdminPage({ fetchImpl = defaultFetch, exportPollMs }: AdminPageP
     setSession(next);
     setSignInNotice(null);
     setForbidden(false);
-    focusSoon(adminScreeningId(window.location.hash) ? '#admin-detail-title' : '#admin-list-title');
+    focusSoon(adminScreeningId(window.location.hash) ? '#admin-detail-title' : VIEW_TITLE[adminView(window.location.hash)]);
+  }
+
+  function selectView(next: AdminView) {
+    if (next === view && !detailId) return;
+    window.location.hash = VIEW_HASH[next];
   }
 
   function deleted(id: string) {
@@ -152,7 +174,7 @@ export function AdminPage({ fetchImpl = defaultFetch, exportPollMs }: AdminPageP
       if (!wasDetail) setDeletedId(null);
       return;
     }
-    if (wasDetail) focusSoon(deletedId ? '[data-testid="admin-notice"]' : '#admin-list-title');
+    if (wasDetail && adminView(window.location.hash) === 'screenings') focusSoon(deletedId ? '[data-testid="admin-notice"]' : '#admin-list-title');
   }, [detailId, deletedId, focusSoon]);
 
   return (
@@ -184,19 +206,41 @@ export function AdminPage({ fetchImpl = defaultFetch, exportPollMs }: AdminPageP
             </section>
           ) : (
             <>
-              {deletedId && !detailId && (
-                <p className="notice success-notice" role="status" tabIndex={-1} data-testid="admin-notice">
-                  {t('admin.deleted', { id: deletedId })}
-                </p>
-              )}
-              <div hidden={!!detailId}>
-                <ScreeningList api={adminApi} onAuthError={onAuthError} reloadKey={reloadKey} />
-                <StatsPanel api={adminApi} onAuthError={onAuthError} reloadKey={reloadKey} />
-                <ExportPanel api={adminApi} onAuthError={onAuthError} pollMs={exportPollMs} />
-              </div>
-              {detailId && (
-                <ScreeningDetail key={detailId} api={adminApi} id={detailId} onAuthError={onAuthError} onDeleted={deleted} />
-              )}
+              <AdminTabs view={view} onSelect={selectView} />
+              {ADMIN_VIEWS.map((item) => (
+                <div
+                  key={item}
+                  role="tabpanel"
+                  id={panelId(item)}
+                  aria-labelledby={tabId(item)}
+                  hidden={item !== view}
+                  className="admin-tabpanel"
+                  data-testid={panelId(item)}
+                >
+                  {item === 'screenings' && screeningsSeen && (
+                    <>
+                      {deletedId && !detailId && (
+                        <p className="notice success-notice" role="status" tabIndex={-1} data-testid="admin-notice">
+                          {t('admin.deleted', { id: deletedId })}
+                        </p>
+                      )}
+                      <div hidden={!!detailId}>
+                        <ScreeningList api={adminApi} onAuthError={onAuthError} reloadKey={reloadKey} />
+                        <StatsPanel api={adminApi} onAuthError={onAuthError} reloadKey={reloadKey} />
+                        <ExportPanel api={adminApi} onAuthError={onAuthError} pollMs={exportPollMs} />
+                      </div>
+                      {detailId && (
+                        <ScreeningDetail key={detailId} api={adminApi} id={detailId} onAuthError={onAuthError} onDeleted={deleted} />
+                      )}
+                    </>
+                  )}
+                  {item === 'models' && view === 'models' && (
+                    <ModelsPanel api={adminApi} onAuthError={onAuthError} comparisonPollMs={comparisonPollMs} />
+                  )}
+                  {item === 'monitoring' && view === 'monitoring' && <MonitoringPanel api={adminApi} onAuthError={onAuthError} />}
+                  {item === 'review' && view === 'review' && <ReviewQueue api={adminApi} onAuthError={onAuthError} />}
+                </div>
+              ))}
             </>
           )}
         </>
