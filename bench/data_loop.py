@@ -353,9 +353,10 @@ def monitoring_matches_evaluate(admin: Admin, since: datetime, out: Path, env: d
         offline = (evaluated.get("by") or {}).get(row["camera"]) or {}
         pairs.append({"model_version": row["model_version"], "camera": row["camera"], "confirmed": row["confirmed"],
                       **{k: [row[k], offline.get(k)] for k in ("auc", "sensitivity", "specificity")}})
-    equal = bool(pairs) and all(
-        p[k][0] == (None if p[k][1] is None else round(p[k][1], 4)) for p in pairs
-        for k in ("auc", "sensitivity", "specificity"))
+    def same(a: float | None, b: float | None) -> bool:
+        return a is None and b is None or (a is not None and b is not None and abs(a - b) < 1e-9)
+
+    equal = bool(pairs) and all(same(*p[k]) for p in pairs for k in ("auc", "sensitivity", "specificity"))
     return {"equal": equal, "figures": pairs}
 
 
@@ -486,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                    cloud_env(args.env_file)))
         baked = api.http.get(api.url("/api/model"), timeout=30).json()["model_version"]
         rest_of_loop(api, token, args, status["id"], held, baked)
+        return 0
 
     rim_one = ROOT.parent / "shared" / "datasets" / "rim-one-dl-hospital-train" / "images"
     print(json.dumps({"step": "train", "data": str(out),

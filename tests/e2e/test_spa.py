@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from pathlib import Path
 
 import pytest
 from playwright import (
     sync_api,  # installed by requirements.txt: fail loudly if it is missing
 )
 
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP
+from tests.e2e.browser import ARTIFACTS, DESKTOP
 
 pytestmark = pytest.mark.e2e
 
@@ -32,16 +31,6 @@ PHONE = {"width": 390, "height": 844}
 def get_json(url: str, headers: dict[str, str] | None = None) -> dict:
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=15) as response:
         return json.loads(response.read().decode("utf-8"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
