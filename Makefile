@@ -13,7 +13,7 @@ TEST_DIRS := $(wildcard tests/unit tests/integration tests/e2e)
 PYTEST_ARGS ?=
 
 AUDIT_REQS := $(wildcard api_app/requirements.txt inference_fn/requirements.txt sweep_fn/requirements.txt \
-                          purge_fn/requirements.txt)
+                          purge_fn/requirements.txt signup_fn/requirements.txt)
 # --strict: a package the advisory service does not answer for fails the audit (never "no known vulnerabilities")
 PIP_AUDIT := .venv/bin/pip-audit --strict --progress-spinner off
 

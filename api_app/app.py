@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, CORSConfig, Response
-from papila.api import admin, auth, model_admin, modelfiles
+from papila.api import accounts, admin, auth, model_admin, users
 from papila.api import screenings as svc
 from papila.api.errors import (
     contract_send_error,
@@ -94,42 +94,52 @@ def _secret() -> str | None:
     return _header("x-screening-secret")
 
 
+def _user() -> auth.Principal | None:
+    """The signed-in caller, if a token was sent (optional here; a bad one is 401, never anonymous)."""
+    return auth.optional_user(app.current_request.headers.get("authorization"))
+
+
 # ---------------------------------------------------------------- screenings
 
 
 @route("/api/screenings", "POST")
 def create_screening() -> Reply:
-    return svc.service().create_screening(_body(), _header("idempotency-key"))
+    return svc.service().create_screening(_body(), _header("idempotency-key"), _user())
 
 
 @route("/api/screenings/{id}")
 def get_screening(id: str) -> Reply:
-    return svc.service().get_screening(id, _secret())
+    return svc.service().get_screening(id, _secret(), _user())
+
+
+@route("/api/screenings/{id}", "DELETE")
+def delete_screening(id: str) -> Reply:
+    return accounts.service().delete_screening(id, _secret(), _user())
 
 
 @route("/api/screenings/{id}/crop")
 def get_crop(id: str) -> Reply:
-    return svc.service().crop_image(id)
+    return svc.service().crop_image(id, _secret(), _user())
 
 
 @route("/api/screenings/{id}/heatmap")
 def get_heatmap(id: str) -> Reply:
-    return svc.service().heatmap_image(id)
+    return svc.service().heatmap_image(id, _secret(), _user())
 
 
 @route("/api/screenings/{id}/report")
 def get_report(id: str) -> Reply:
-    return svc.service().report(id, _secret())
+    return svc.service().report(id, _secret(), _user())
 
 
 @route("/api/screenings/{id}/feedback", "PUT")
 def put_feedback(id: str) -> Reply:
-    return svc.service().put_feedback(id, _body(), _secret())
+    return svc.service().put_feedback(id, _body(), _secret(), _user())
 
 
 @route("/api/screenings/{id}/rerun", "POST")
 def rerun(id: str) -> Reply:
-    return svc.service().rerun(id, _body(), _secret())
+    return svc.service().rerun(id, _body(), _secret(), _user())
 
 
 @route("/api/locate", "POST")
@@ -152,7 +162,7 @@ def model() -> Reply:
 
 @route("/api/model/plots/{name}")
 def model_plot(name: str) -> Reply:
-    return Reply(200, *modelfiles.plot_png(name))
+    return svc.service().model_plot(name)
 
 
 @route("/api/openapi.json")
@@ -165,22 +175,64 @@ def openapi() -> Reply:
 
 @route("/api/process", "POST", content_types=SEED_TYPES)
 def seed_process() -> Reply:
-    return svc.service().seed_process(_body())
+    return svc.service().seed_process(_body(), _user())
 
 
 @route("/api/getDiagnosis/{id}")
 def seed_get_diagnosis(id: str) -> Reply:
-    return svc.service().seed_diagnosis(id)
+    return svc.service().seed_diagnosis(id, _secret(), _user())
 
 
 @route("/api/download/{id}")
 def seed_download(id: str) -> Reply:
-    return svc.service().seed_download(id)
+    return svc.service().seed_download(id, _secret(), _user())
 
 
 @route("/api/metadata", "POST", content_types=SEED_TYPES)
 def seed_metadata() -> Reply:
-    return svc.service().seed_metadata(_body(), _secret())
+    return svc.service().seed_metadata(_body(), _secret(), _user())
+
+
+# ---------------------------------------------------------------- a clinician's account (Cognito JWT, any user)
+
+
+def user_route(path: str, method: str = "GET", **options: Any) -> Callable[[Callable[..., Reply]], Any]:
+    """`route` for a signed-in user's own routes: any user of the pool (`papila.api.auth.require_user`)."""
+
+    def register(view: Callable[..., Reply]) -> Any:
+        @functools.wraps(view)
+        def checked(**params: str) -> Reply:
+            who = auth.require_user(app.current_request.headers.get("authorization"))
+            return view(who, **params)
+
+        return route(path, method, **options)(checked)
+
+    return register
+
+
+@user_route("/api/me")
+def me(who: auth.Principal) -> Reply:
+    return accounts.service().me(who)
+
+
+@user_route("/api/me/screenings")
+def my_screenings(who: auth.Principal) -> Reply:
+    return accounts.service().list_screenings(_query(), who)
+
+
+@user_route("/api/screenings/{id}/claim", "POST")
+def claim_screening(who: auth.Principal, id: str) -> Reply:
+    return accounts.service().claim(id, _secret(), who)
+
+
+@user_route("/api/me/exports", "POST")
+def my_create_export(who: auth.Principal) -> Reply:
+    return accounts.service().create_export(who)
+
+
+@user_route("/api/me/exports/{id}")
+def my_get_export(who: auth.Principal, id: str) -> Reply:
+    return accounts.service().get_export(id, who)
 
 
 # ---------------------------------------------------------------- admin (Cognito JWT, group `admins`)
@@ -194,6 +246,21 @@ def admin_route(path: str, method: str = "GET", **options: Any) -> Callable[[Cal
         @functools.wraps(view)
         def checked(**params: str) -> Reply:
             who = auth.require_admin(app.current_request.headers.get("authorization"))
+            return view(who, **params)
+
+        return route(path, method, **options)(checked)
+
+    return register
+
+
+def reviewer_route(path: str, method: str = "GET", **options: Any) -> Callable[[Callable[..., Reply]], Any]:
+    """`admin_route` for the review queue, which reviewers (group `reviewers`) may use too."""
+
+    def register(view: Callable[..., Reply]) -> Any:
+        @functools.wraps(view)
+        def checked(**params: str) -> Reply:
+            who = auth.require_group(app.current_request.headers.get("authorization"),
+                                     {auth.ADMIN_GROUP, auth.REVIEWER_GROUP})
             return view(who, **params)
 
         return route(path, method, **options)(checked)
@@ -220,12 +287,12 @@ def admin_delete_screening(who: auth.Principal, id: str) -> Reply:
     return admin.service().delete_screening(id, who)
 
 
-@admin_route("/api/admin/review")
+@reviewer_route("/api/admin/review")
 def admin_review_queue(who: auth.Principal) -> Reply:
     return admin.service().review_queue(_query(), who)
 
 
-@admin_route("/api/admin/screenings/{id}/review", "PUT")
+@reviewer_route("/api/admin/screenings/{id}/review", "PUT")
 def admin_review_screening(who: auth.Principal, id: str) -> Reply:
     return admin.service().review_screening(id, _body(), who)
 
@@ -273,3 +340,13 @@ def admin_request_comparison(who: auth.Principal, version: str) -> Reply:
 @admin_route("/api/admin/models/{version}/comparison")
 def admin_get_comparison(who: auth.Principal, version: str) -> Reply:
     return model_admin.service().get_comparison(version, who)
+
+
+@admin_route("/api/admin/users/{username}/reviewer", "PUT")
+def admin_grant_reviewer(who: auth.Principal, username: str) -> Reply:
+    return users.grant_reviewer(username, who)
+
+
+@admin_route("/api/admin/users/{username}/reviewer", "DELETE")
+def admin_revoke_reviewer(who: auth.Principal, username: str) -> Reply:
+    return users.revoke_reviewer(username, who)

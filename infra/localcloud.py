@@ -193,7 +193,7 @@ class Backoff:
 class LocalCloud:
     settings: Settings = field(default_factory=Settings.from_env)
     outputs: Outputs | None = None
-    admin_pool: cognito.AdminPool | None = None  # the admin sign-in pool on moto's server, once made
+    admin_pool: cognito.AdminPool | None = None  # the accounts pool on moto's server, once made
 
     # ------------------------------------------------------------------ paths and clients
     @property
@@ -249,7 +249,9 @@ class LocalCloud:
             "POWERTOOLS_SERVICE_NAME": "papila",
             # No X-Ray daemon locally (the template turns tracing on in AWS).
             "POWERTOOLS_TRACE_DISABLED": "true",
-            **(self.admin_pool.env() if self.admin_pool else {}),  # COGNITO_*: admin sign-in (infra/cognito.py)
+            # COGNITO_*: sign-in (infra/cognito.py), and AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: boto3's
+            # endpoint for the API's Cognito admin calls (granting reviewers), moto's server
+            **(self.admin_pool.env() if self.admin_pool else {}),
         }
 
     def _child_env(self, extra: dict[str, str]) -> dict[str, str]:
@@ -1009,7 +1011,8 @@ def _up(cloud: LocalCloud) -> int:
               f"  AWS  {s.endpoint}   (LocalStack)    MongoDB {s.mongo_uri}\n"
               f"  env  {cloud.env_file}   logs {s.run_dir}/*.log\n", flush=True)
         if cloud.admin_pool is not None:
-            print(cognito.sign_in_help(cloud.admin_pool, cognito.password_source(s.state_dir)) + "\n", flush=True)
+            print(cognito.sign_in_help(cloud.admin_pool, cognito.password_source(s.state_dir),
+                                       cognito.clinician_password_source(s.state_dir)) + "\n", flush=True)
         print("  Ctrl-C (or `make down`) stops everything.\n", flush=True)
         cloud.supervise(lambda: stopping)
     except StartError as exc:

@@ -1,24 +1,40 @@
 import { useEffect, useRef, useState, type MouseEvent } from 'react';
+import { useAccount } from './account/AccountContext';
+import { AccountMenu } from './account/AccountMenu';
 import { ConsentModal } from './components/ConsentModal';
 import { LanguageSwitch } from './components/LanguageSwitch';
 import { useI18n } from './i18n/I18nContext';
 import type { MessageKey } from './i18n/messages';
 import { ROUTE_HREF, useHashRoute, type Route } from './lib/hashRoute';
 import { AboutPage } from './pages/AboutPage';
+import { ForgotPasswordPage, SignInPage, SignUpPage, VerifyPage } from './pages/AccountPages';
 import { GuidePage } from './pages/GuidePage';
 import { AdminPage } from './pages/AdminPage';
+import { MyScreeningsPage } from './pages/MyScreeningsPage';
 import { NotFoundPage } from './pages/PlaceholderPages';
 import { ScreenPage, type ConsentState } from './pages/ScreenPage';
 
-const NAV_ITEMS: { route: Exclude<Route, 'not_found' | 'admin'>; label: MessageKey }[] = [
+const NAV_ITEMS: { route: 'screen' | 'guide' | 'about'; label: MessageKey }[] = [
   { route: 'screen', label: 'nav.screen' },
   { route: 'guide', label: 'nav.guide' },
   { route: 'about', label: 'nav.about' },
 ];
 
+/** The page titles of the routes outside the main navigation. */
+const OTHER_TITLES: Partial<Record<Route, MessageKey>> = {
+  admin: 'admin.title',
+  signup: 'account.signUp.title',
+  verify: 'account.verify.title',
+  signin: 'account.signIn.title',
+  forgot: 'account.forgot.title',
+  my: 'my.title',
+};
+
 export function App() {
   const { t } = useI18n();
   const route = useHashRoute();
+  const { store: account, state: accountState } = useAccount();
+  const signedIn = !!account.settings && !!accountState.session;
   // Asked once per visit: the consent covers the screenings made in this page session.
   const [consent, setConsent] = useState<ConsentState>('pending');
   const mainRef = useRef<HTMLElement>(null);
@@ -28,7 +44,8 @@ export function App() {
 
   useEffect(() => {
     const page = NAV_ITEMS.find((item) => item.route === route);
-    const title = page ? t(page.label) : route === 'admin' ? t('admin.title') : null;
+    const other = OTHER_TITLES[route];
+    const title = page ? t(page.label) : other ? t(other) : null;
     document.title = title ? `${title} · Papila` : 'Papila';
   }, [route, t]);
 
@@ -80,8 +97,16 @@ export function App() {
                   </a>
                 </li>
               ))}
+              {signedIn && (
+                <li>
+                  <a href={ROUTE_HREF.my} aria-current={route === 'my' ? 'page' : undefined} data-testid="nav-my-screenings">
+                    {t('nav.my')}
+                  </a>
+                </li>
+              )}
             </ul>
           </nav>
+          <AccountMenu route={route} />
         </header>
         <main id="main" ref={mainRef} tabIndex={-1} className="site-main">
           {/* The screening page stays mounted, only hidden, so a look at the guide does not lose a result. */}
@@ -93,6 +118,11 @@ export function App() {
               {route === 'guide' && <GuidePage />}
               {route === 'about' && <AboutPage />}
               {route === 'admin' && <AdminPage />}
+              {route === 'signup' && <SignUpPage />}
+              {route === 'verify' && <VerifyPage />}
+              {route === 'signin' && <SignInPage />}
+              {route === 'forgot' && <ForgotPasswordPage />}
+              {route === 'my' && <MyScreeningsPage />}
               {route === 'not_found' && <NotFoundPage />}
             </div>
           )}

@@ -154,6 +154,65 @@ def test_comparisons_have_their_own_queue_in_the_inference_image(template: dict[
     api_env = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
     assert api_env["COMPARE_QUEUE_URL"] == {"Ref": "CompareQueue"}
 
+def test_one_pool_for_every_account(template: dict[str, Any]) -> None:
+    """Issue 15: the admins' pool (same logical id, retained) takes self sign-ups verified by an e-mailed
+    code, with the password policy and recovery by verified e-mail; groups admins, reviewers, clinicians; a
+    SPA client without secret; a PostConfirmation trigger puts confirmed sign-ups in clinicians. The local
+    pool (infra/cognito.py) is made with the same settings."""
+    from infra import cognito as local_cognito
+
+    resources = template["Resources"]
+    pool = resources["AdminUserPool"]
+    assert pool["DeletionPolicy"] == pool["UpdateReplacePolicy"] == "Retain"
+    props = pool["Properties"]
+    assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is False
+    assert props["UsernameAttributes"] == ["email"] and props["AutoVerifiedAttributes"] == ["email"]
+    assert props["UsernameConfiguration"] == {"CaseSensitive": False}
+    message = props["VerificationMessageTemplate"]
+    assert message["DefaultEmailOption"] == "CONFIRM_WITH_CODE" and "{####}" in message["EmailMessage"]
+    policy = props["Policies"]["PasswordPolicy"]
+    assert policy["MinimumLength"] >= 12 and policy["RequireUppercase"] and policy["RequireLowercase"]
+    assert policy["RequireNumbers"]
+    assert props["AccountRecoverySetting"]["RecoveryMechanisms"] == [{"Name": "verified_email", "Priority": 1}]
+    groups = {r["Properties"]["GroupName"] for r in resources.values()
+              if r["Type"] == "AWS::Cognito::UserPoolGroup" and r["Properties"]["UserPoolId"] == {"Ref": "AdminUserPool"}}
+    assert groups == {"admins", "reviewers", "clinicians"} == set(local_cognito.GROUPS)
+
+    client = resources["AdminUserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is False and client["UserPoolId"] == {"Ref": "AdminUserPool"}
+    assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"} == set(client["ExplicitAuthFlows"])
+
+    # The trigger: its code, its one permission (not on the pool's ARN: that would be a circular dependency),
+    # and Cognito's right to invoke it, from this pool only.
+    assert props["LambdaConfig"] == {"PostConfirmation": {"Fn::GetAtt": ["SignupFunction", "Arn"]}}
+    trigger = resources["SignupFunction"]
+    assert trigger["Condition"] == "WithFunctions"
+    code = ROOT / trigger["Properties"]["CodeUri"]
+    assert trigger["Properties"]["Handler"] == "handler.handler" and (code / "handler.py").exists()
+    assert (code / "requirements.txt").exists()
+    [statements] = [p["Statement"] for p in trigger["Properties"]["Policies"]]
+    assert [(s["Action"], s["Resource"]["Fn::Sub"]) for s in statements] == [
+        ("cognito-idp:AdminAddUserToGroup", "arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*")]
+    permission = resources["SignupFunctionPermission"]["Properties"]
+    assert permission["Principal"] == "cognito-idp.amazonaws.com" and permission["Action"] == "lambda:InvokeFunction"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["AdminUserPool", "Arn"]}
+
+    # The API grants and revokes reviewers on this pool, and does nothing else with Cognito.
+    api = resources["ApiFunction"]["Properties"]
+    cognito_statements = [s for p in api["Policies"] if isinstance(p, dict) and "Statement" in p
+                          for s in p["Statement"] if "cognito-idp" in str(s["Action"])]
+    assert [(set(s["Action"]), s["Resource"]) for s in cognito_statements] == [(
+        {"cognito-idp:AdminGetUser", "cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminRemoveUserFromGroup",
+         "cognito-idp:AdminListGroupsForUser"}, {"Fn::GetAtt": ["AdminUserPool", "Arn"]})]
+
+    # The local pool on moto's server: the same settings, as far as moto keeps them.
+    local = local_cognito.POOL_SETTINGS
+    for key in ("UsernameAttributes", "UsernameConfiguration", "AutoVerifiedAttributes", "VerificationMessageTemplate",
+                "AdminCreateUserConfig", "AccountRecoverySetting"):
+        assert local[key] == props[key], key
+    assert local["Policies"]["PasswordPolicy"].items() <= policy.items()
+
+
 def test_every_chalice_route_has_an_api_gateway_resource(template: dict[str, Any]) -> None:
     """Chalice dispatches on API Gateway's resource path, so each route needs its own resource."""
     spec = importlib.util.spec_from_file_location("papila_api_app_routes", ROOT / "api_app" / "app.py")

@@ -82,15 +82,20 @@ def cognito() -> Any:
 @pytest.fixture
 def admin_env(cognito, monkeypatch):
     """The API's COGNITO_* settings for the pool (as infra/localcloud.py passes them)."""
-    from papila.api import admin, auth
+    from papila.adapters import cognito as directory
+    from papila.api import admin, auth, users
+
+    def reset() -> None:
+        auth.reset()
+        admin.reset()
+        users.reset()
+        directory._client.cache_clear()  # its endpoint: AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER of pool.env()
 
     for name, value in cognito.pool.env().items():
         monkeypatch.setenv(name, value)
-    auth.reset()
-    admin.reset()
+    reset()
     yield cognito
-    auth.reset()
-    admin.reset()
+    reset()
 
 
 @pytest.fixture

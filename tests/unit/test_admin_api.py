@@ -135,7 +135,12 @@ def test_detail_has_the_original_consent_history_feedback_and_is_audited(admin_a
     assert body["content_type"] == "image/jpeg" and body["attempt"] == 0
     url = body["original"]["url"]
     assert keys.original_key(sid, "jpg") in url and "Signature" in url and body["original"]["expires_in"] == 300
-    assert body["links"]["original"] == url and body["links"]["crop"] == f"/api/screenings/{sid}/crop"
+    assert body["links"]["original"] == url
+    # the crop and heat map as short-lived URLs too: an account's screening hides them on the public routes
+    for name, key in (("crop", keys.crop_key(sid)), ("heatmap", keys.heatmap_key(sid))):
+        assert key in body["links"][name] and "Signature" in body["links"][name]
+        got = requests_get(body["links"][name])
+        assert got == aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read()
 
     entries = list(admin_api.db["audit"].find({"screening_id": sid}, {"_id": 0}))
     assert sorted(e["action"] for e in entries) == ["download", "read"]
@@ -286,3 +291,12 @@ def test_detail_of_a_refused_photo_shows_the_gate_scores_the_public_view_does_no
     public = _ok(admin_api.api.get(f"/api/screenings/{sid}"))
     assert public["error"] == {"code": "too_blurred", "message": "Out of focus."}
     assert "quality_scores" not in json.dumps(public)
+
+
+def requests_get(url: str) -> bytes:
+    """A presigned URL fetched as the browser would (moto answers it in-process)."""
+    import requests
+
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.content

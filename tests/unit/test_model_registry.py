@@ -138,6 +138,21 @@ def test_get_model_reports_the_version_the_pointer_names(registry, api, tmp_path
     assert body["model_version"] == "v5" and body["serving"] == "registry"
 
 
+def test_the_plots_served_are_the_serving_versions(registry, api, tmp_path):
+    """GET /api/model/plots/{name}: the registered version's plot once it serves, the installed one's before."""
+    accept = {"Accept": "image/png"}
+    installed = (WEIGHTS / "roc.png").read_bytes()
+    assert api.get("/api/model/plots/roc.png", headers=accept).body == installed
+    folder = release(tmp_path, "v6")
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(folder / "roc.png")  # this version's own curve
+    registry.register(folder)
+    registry.promote("v6")
+    served = api.get("/api/model/plots/roc.png", headers=accept)
+    assert served.status_code == 200 and served.body == (folder / "roc.png").read_bytes() != installed
+    assert api.get("/api/model/plots/other.png", headers=accept).status_code == 404  # not on its card
+
 def test_the_command_line_registers_promotes_and_lists(registry, tmp_path, capsys):
     folder = release(tmp_path, "v6")
     assert papila(["model", "register", str(folder), "--promote", "--json"]) == 0

@@ -208,6 +208,41 @@ def test_every_served_body_is_its_documented_response(contract, api, admin_api, 
     rolled = c.served(admin.post("/api/admin/models/rollback", headers=h), "/api/admin/models/rollback", "post", 200)
     assert rolled == {"serving": "baked", "previous": "v2"}
 
+    # --- roles: an admin grants and revokes `reviewers` (papila.api.users, on moto's Cognito)
+    from infra import cognito as local_cognito
+
+    cog = admin_api.cognito
+    local_cognito.ensure_user(local_cognito.client(cog.endpoint), cog.pool.pool_id, "shapes@example.org",
+                              "Shapes-Password-42", ("clinicians",))
+    path = "/api/admin/users/{username}/reviewer"
+    granted = c.served(admin.put("/api/admin/users/shapes@example.org/reviewer", headers=h), path, "put", 200)
+    assert granted == {"username": "shapes@example.org", "groups": ["clinicians", "reviewers"]}
+    revoked = c.served(admin.request("DELETE", "/api/admin/users/shapes@example.org/reviewer", headers=h),
+                       path, "delete", 200)
+    assert revoked["groups"] == ["clinicians"]
+    c.served(admin.put("/api/admin/users/nobody@example.org/reviewer", headers=h), path, "put", 404)
+    c.served(admin.put("/api/admin/users/a%20b/reviewer", headers=h), path, "put", 400)
+
+    # --- a clinician's own (papila.api.accounts): who am I, a claim, my screenings, my export
+    user = {"Authorization": f"Bearer {admin_api.cognito.viewer['AccessToken']}"}
+    me = c.served(api.get("/api/me", headers=user), "/api/me", "get", 200)
+    assert me["role"] == "clinician"
+    c.served(api.get("/api/me"), "/api/me", "get", 401)
+    claimed = c.served(api.post(f"{many}/{sid}/claim", headers=user), f"{one}/claim", "post", 200)
+    assert claimed["owned"] is True
+    c.served(api.post(f"{many}/{sid}/claim", headers=h), f"{one}/claim", "post", 409)  # the admin: another account
+    c.served(api.get(f"{many}/{sid}", own=False), one, "get", 404)  # owned: the id alone finds nothing
+    mine = c.served(api.get("/api/me/screenings?limit=1", headers=user), "/api/me/screenings", "get", 200)
+    assert [item["id"] for item in mine["items"]] == [sid] and mine["next_cursor"] is None
+    c.served(api.get("/api/me/screenings?cursor=x", headers=user), "/api/me/screenings", "get", 400)
+    mine = c.served(api.post("/api/me/exports", headers=user), "/api/me/exports", "post", 202)
+    assert mine["filters"]["include_unconfirmed"] is True
+    assert c.served(api.get(f"/api/me/exports/{mine['id']}", headers=user), "/api/me/exports/{id}", "get",
+                    200)["links"]["self"] == f"/api/me/exports/{mine['id']}"
+    c.served(api.get(f"/api/me/exports/{export['id']}", headers=user), "/api/me/exports/{id}", "get", 404)
+    c.served(api.request("DELETE", f"{many}/{sid}", own=False), one, "delete", 404)
+    assert api.request("DELETE", f"{many}/{sid}", headers=user).status_code == 204
+
     # A failure on its way out is an error body too.
     aws.sqs.delete_queue(QueueUrl=aws.queue_url)
     health = c.served(api.get("/api/health"), "/api/health", "get", 503)

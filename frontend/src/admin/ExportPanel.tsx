@@ -1,20 +1,33 @@
 import { useEffect, useRef, useState } from 'react';
 import { useApi } from '../api/ApiContext';
 import { useI18n } from '../i18n/I18nContext';
+import type { MessageKey } from '../i18n/messages';
 import { sleep, isAbortError } from '../lib/poller';
 import { resolveLink, type AdminApi, type ExportJob } from './adminClient';
 
+interface ExportTexts {
+  title: MessageKey;
+  intro: MessageKey;
+  start: MessageKey;
+}
+
+const ADMIN_TEXTS: ExportTexts = { title: 'admin.export.title', intro: 'admin.export.intro', start: 'admin.export.start' };
+
 interface ExportPanelProps {
-  api: AdminApi;
+  /** The dataset export of the admin API, or the clinician's own export (/api/me/exports). */
+  api: Pick<AdminApi, 'startExport' | 'getExport'>;
   onAuthError: (error: unknown) => boolean;
   /** First wait between status checks; it grows to 10 s. */
   pollMs?: number;
+  /** The section's test id; its parts are `<testId>-start`, `-status`, `-download`. */
+  testId?: string;
+  texts?: ExportTexts;
 }
 
 const MAX_POLL_MS = 10_000;
 
-/** POST /api/admin/exports, then GET /api/admin/exports/{id} until it is ready (with a link) or failed. */
-export function ExportPanel({ api, onAuthError, pollMs = 2000 }: ExportPanelProps) {
+/** POST …/exports, then GET …/exports/{id} until it is ready (with a link) or failed. */
+export function ExportPanel({ api, onAuthError, pollMs = 2000, testId = 'admin-export', texts = ADMIN_TEXTS }: ExportPanelProps) {
   const { t } = useI18n();
   const publicApi = useApi();
   const [job, setJob] = useState<ExportJob | null>(null);
@@ -53,15 +66,15 @@ export function ExportPanel({ api, onAuthError, pollMs = 2000 }: ExportPanelProp
   const download = job?.downloadUrl ? resolveLink(publicApi.resolve, job.downloadUrl) : undefined;
 
   return (
-    <section className="step admin-export" aria-labelledby="admin-export-title" data-testid="admin-export">
-      <h2 id="admin-export-title">{t('admin.export.title')}</h2>
-      <p className="hint">{t('admin.export.intro')}</p>
+    <section className="step admin-export" aria-labelledby={`${testId}-title`} data-testid={testId}>
+      <h2 id={`${testId}-title`}>{t(texts.title)}</h2>
+      <p className="hint">{t(texts.intro)}</p>
       <div className="actions">
-        <button type="button" onClick={() => void start()} disabled={busy} aria-busy={busy} data-testid="admin-export-start">
-          {t('admin.export.start')}
+        <button type="button" onClick={() => void start()} disabled={busy} aria-busy={busy} data-testid={`${testId}-start`}>
+          {t(texts.start)}
         </button>
       </div>
-      <div role="status" data-testid="admin-export-status" data-state={job?.state ?? (error ? 'failed' : 'idle')}>
+      <div role="status" data-testid={`${testId}-status`} data-state={job?.state ?? (error ? 'failed' : 'idle')}>
         {job?.state === 'running' && <p>{t('admin.export.running', { status: job.status })}</p>}
         {job?.state === 'ready' && (
           <p className="success-text">
@@ -73,7 +86,7 @@ export function ExportPanel({ api, onAuthError, pollMs = 2000 }: ExportPanelProp
       </div>
       {job?.state === 'ready' && download && (
         <p>
-          <a className="button primary" href={download} download data-testid="admin-export-download">
+          <a className="button primary" href={download} download data-testid={`${testId}-download`}>
             {t('admin.export.download')}
           </a>
         </p>

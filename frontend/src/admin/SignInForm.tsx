@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useI18n } from '../i18n/I18nContext';
 import type { MessageKey } from '../i18n/messages';
+import { hasMessage } from './labels';
 import {
   CognitoError,
   completeNewPassword,
@@ -9,7 +10,7 @@ import {
   type CognitoSettings,
   type NewPasswordChallenge,
   type SignInOutcome,
-} from './cognito';
+} from '../account/cognito';
 
 interface SignInFormProps {
   settings: CognitoSettings;
@@ -35,7 +36,10 @@ export function SignInForm({ settings, fetchImpl, notice, onSignedIn }: SignInFo
   }, [challenge]);
 
   function explain(caught: unknown): string {
-    if (caught instanceof CognitoError) return t(`admin.signIn.error.${caught.kind}` as MessageKey, { message: caught.message });
+    if (caught instanceof CognitoError) {
+      const key = `admin.signIn.error.${caught.kind}`;
+      return t(hasMessage(key) ? key : 'admin.signIn.error.other', { message: caught.message });
+    }
     return t('admin.signIn.error.other', { message: caught instanceof Error ? caught.message : String(caught) });
   }
 

@@ -1,3 +1,11 @@
+import {
+  readExportJob,
+  readScreeningPage,
+  screeningQuery,
+  type ExportJob,
+  type ScreeningFilters,
+  type ScreeningPage,
+} from './lists';
 import type {
   CreateScreeningRequest,
   CreatedScreening,
@@ -37,6 +45,36 @@ export interface PapilaApi {
   getModelInfo(): Promise<ModelInfo>;
   /** Absolute URL of an API path (links in screenings are relative to the API). */
   resolve(path: string): string;
+  /**
+   * An API file (crop, heat map, report) with the same headers as the screening's other calls:
+   * what an <img src> cannot do for a screening that belongs to an account.
+   */
+  fetchBlob(link: string, screeningId?: string): Promise<Blob>;
+  /** GET /api/me/screenings (signed in): newest first, `limit` a page. */
+  listMyScreenings(filters: ScreeningFilters, cursor?: string | null): Promise<ScreeningPage>;
+  /** POST /api/screenings/{id}/claim with the token and the screening's secret (given, else the one this tab keeps). */
+  claimScreening(id: string, secret?: string): Promise<Screening>;
+  /** DELETE /api/screenings/{id}: the owner's token, or the secret of an anonymous one. */
+  deleteScreening(id: string): Promise<void>;
+  /** POST /api/me/exports: every screening of the account. */
+  startMyExport(): Promise<ExportJob>;
+  getMyExport(id: string): Promise<ExportJob>;
+  /** The screenings this tab holds secrets for (started or claimed here). */
+  tabScreeningIds(): string[];
+}
+
+/** Page size of GET /api/me/screenings. */
+export const MY_PAGE_SIZE = 20;
+
+/**
+ * The clinician's sign-in as the client sees it (see account/accountStore.ts). Without it, or
+ * while nobody is signed in, every call is anonymous as before.
+ */
+export interface ApiAuth {
+  /** The access token now, null when anonymous; rejects (ApiError 401) when the sign-in has lapsed. */
+  accessToken(): Promise<string | null>;
+  /** The API refused the token (401 `unauthorized`): the sign-in is over. */
+  rejected?(): void;
 }
 
 export const GENERIC_MESSAGE = 'The service did not answer as expected. Please try again in a moment.';
@@ -64,6 +102,9 @@ export function networkError(): ApiError {
 export interface SecretStore {
   get(id: string): string | null;
   set(id: string, secret: string): void;
+  /** The ids it holds a secret for. */
+  ids?(): string[];
+  forget?(id: string): void;
 }
 
 const SECRET_PREFIX = 'papila.secret.';
@@ -87,23 +128,61 @@ export function sessionSecretStore(): SecretStore {
         // quota or privacy mode: memory still has it for this page
       }
     },
+    ids: () => {
+      const found = new Set(memory.keys());
+      try {
+        for (let index = 0; storage && index < storage.length; index += 1) {
+          const key = storage.key(index);
+          if (key?.startsWith(SECRET_PREFIX)) found.add(key.slice(SECRET_PREFIX.length));
+        }
+      } catch {
+        // see above
+      }
+      return [...found];
+    },
+    forget: (id) => {
+      memory.delete(id);
+      try {
+        storage?.removeItem(SECRET_PREFIX + id);
+      } catch {
+        // see above
+      }
+    },
   };
+}
+
+interface RequestOptions {
+  body?: unknown;
+  /** The screening the call is about: its secret goes along when this tab has it. */
+  screeningId?: string;
+  /** An explicit secret (a claim typed in by hand). */
+  secret?: string;
+  /** Send the account's token when signed in (the screening and /api/me calls). */
+  authorized?: boolean;
+  /** The call makes no sense anonymously (/api/me, claim): 401 without asking the API. */
+  tokenRequired?: boolean;
 }
 
 export function createApiClient(
   baseUrl: string,
   fetchImpl: typeof fetch = fetch.bind(globalThis),
   secrets: SecretStore = sessionSecretStore(),
+  auth?: ApiAuth,
 ): PapilaApi {
   const base = baseUrl.replace(/\/+$/, '');
   const resolve = (path: string) => (/^https?:\/\//i.test(path) ? path : base + path);
 
-  async function requestJson<T>(method: string, path: string, body?: unknown, screeningId?: string): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  async function send(method: string, path: string, accept: string, options: RequestOptions = {}): Promise<Response> {
+    const { body, screeningId, authorized = false, tokenRequired = false } = options;
+    const headers: Record<string, string> = { Accept: accept };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     // Knowing an id is not enough to change a screening or read its feedback: its secret goes along.
-    const secret = screeningId === undefined ? null : secrets.get(screeningId);
+    const secret = options.secret ?? (screeningId === undefined ? null : secrets.get(screeningId));
     if (secret) headers['X-Screening-Secret'] = secret;
+    // Signed in, the screening calls also carry the account's token: what it starts belongs to the account.
+    const token = authorized && auth ? await auth.accessToken() : null;
+    if (token) headers.Authorization = `Bearer ${token}`;
+    else if (tokenRequired) throw new ApiError(401, 'unauthorized', 'Sign in first.');
     let response: Response;
     try {
       response = await fetchImpl(resolve(path), {
@@ -114,27 +193,73 @@ export function createApiClient(
     } catch {
       throw networkError();
     }
-    if (!response.ok) throw await errorFrom(response);
+    if (!response.ok) {
+      const error = await errorFrom(response);
+      if (token && error.status === 401 && error.code === 'unauthorized') auth?.rejected?.();
+      throw error;
+    }
+    return response;
+  }
+
+  async function requestJson<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await send(method, path, 'application/json', options);
     const text = await response.text();
     return (text ? JSON.parse(text) : null) as T;
   }
 
   const screeningPath = (id: string) => `/api/screenings/${encodeURIComponent(id)}`;
+  const about = (id: string, body?: unknown): RequestOptions => ({ body, screeningId: id, authorized: true });
 
   return {
     resolve,
     createScreening: async (body) => {
-      const created = await requestJson<CreatedScreening>('POST', '/api/screenings', body);
+      const created = await requestJson<CreatedScreening>('POST', '/api/screenings', { body, authorized: true });
       if (created.secret) secrets.set(created.id, created.secret);
       return created;
     },
-    getScreening: (id) => requestJson<Screening>('GET', screeningPath(id), undefined, id),
-    rerunScreening: (id, crop) => requestJson<Screening | null>('POST', `${screeningPath(id)}/rerun`, { crop }, id),
-    putFeedback: (id, feedback) => requestJson<Screening>('PUT', `${screeningPath(id)}/feedback`, feedback, id),
+    getScreening: (id) => requestJson<Screening>('GET', screeningPath(id), about(id)),
+    rerunScreening: (id, crop) => requestJson<Screening | null>('POST', `${screeningPath(id)}/rerun`, about(id, { crop })),
+    putFeedback: (id, feedback) => requestJson<Screening>('PUT', `${screeningPath(id)}/feedback`, about(id, feedback)),
     locateDisc: (imageBase64, width, height) =>
-      requestJson<LocateResponse>('POST', '/api/locate', { image_base64: imageBase64, width, height }),
+      requestJson<LocateResponse>('POST', '/api/locate', { body: { image_base64: imageBase64, width, height } }),
     getModelInfo: () => requestJson<ModelInfo>('GET', '/api/model'),
     uploadToPresignedPost: uploadWithProgress,
+    fetchBlob: async (link, screeningId) => {
+      // A presigned URL elsewhere must not get the token or the secret.
+      const ours = !/^https?:\/\//i.test(link) || link.startsWith(base + '/');
+      const response = await send('GET', link, '*/*', ours ? { screeningId, authorized: true } : {});
+      return response.blob();
+    },
+    listMyScreenings: async (filters, cursor) =>
+      readScreeningPage(
+        await requestJson<unknown>('GET', `/api/me/screenings?${screeningQuery(filters, cursor, MY_PAGE_SIZE)}`, {
+          authorized: true,
+          tokenRequired: true,
+        }),
+      ),
+    claimScreening: async (id, secret) => {
+      const claimed = await requestJson<Screening>('POST', `${screeningPath(id)}/claim`, {
+        screeningId: id,
+        ...(secret ? { secret } : {}),
+        authorized: true,
+        tokenRequired: true,
+      });
+      // A secret typed in by hand is kept like a created one: the feedback form needs it too.
+      if (secret) secrets.set(id, secret);
+      return claimed;
+    },
+    deleteScreening: async (id) => {
+      await send('DELETE', screeningPath(id), 'application/json', about(id));
+      secrets.forget?.(id);
+    },
+    startMyExport: async () =>
+      readExportJob(await requestJson<unknown>('POST', '/api/me/exports', { body: {}, authorized: true, tokenRequired: true })),
+    getMyExport: async (id) =>
+      readExportJob(
+        await requestJson<unknown>('GET', `/api/me/exports/${encodeURIComponent(id)}`, { authorized: true, tokenRequired: true }),
+        id,
+      ),
+    tabScreeningIds: () => secrets.ids?.() ?? [],
   };
 }
 

@@ -43,7 +43,9 @@ export interface Screening {
   result?: ScreeningResult;
   error?: ApiErrorBody;
   feedback?: FeedbackPayload;
-  links?: { self?: string; crop?: string; heatmap?: string };
+  /** True when the screening belongs to a clinician account (it was created or claimed signed in). */
+  owned?: boolean;
+  links?: { self?: string; crop?: string; heatmap?: string; report?: string };
 }
 
 export interface PresignedUpload {

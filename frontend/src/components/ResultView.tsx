@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'react';
+import { useAccount } from '../account/AccountContext';
 import { useApi } from '../api/ApiContext';
 import type { Screening } from '../api/types';
 import { useI18n } from '../i18n/I18nContext';
 import { ProbabilityGauge } from './ProbabilityGauge';
+import { useAuthorizedSource } from './useAuthorizedSource';
 
 interface ResultViewProps {
   screening: Screening;
@@ -32,10 +34,16 @@ export function ResultView({ screening, onRerun, onNewScreening }: ResultViewPro
     setHeatmapLoaded(false);
   }, [version]);
 
-  if (!result) return null;
   const base = `/api/screenings/${encodeURIComponent(screening.id)}`;
   const cropSrc = imageUrl(api.resolve, screening.links?.crop ?? `${base}/crop`, version);
   const heatmapSrc = imageUrl(api.resolve, screening.links?.heatmap ?? `${base}/heatmap`, version);
+  // A screening of an account serves its images only with the token (see useAuthorizedSource).
+  const { state: account } = useAccount();
+  const authorized = screening.owned === true || !!account.session;
+  const crop = useAuthorizedSource(cropSrc, screening.id, authorized);
+  const heatmap = useAuthorizedSource(heatmapSrc, screening.id, authorized);
+
+  if (!result) return null;
   const positive = result.label === 'glaucoma';
   const labelText =
     result.label === 'glaucoma' ? t('result.label.glaucoma') : result.label === 'normal' ? t('result.label.normal') : result.label;
@@ -98,13 +106,13 @@ export function ResultView({ screening, onRerun, onNewScreening }: ResultViewPro
         </div>
         <div className="result-images">
           <figure>
-            <img src={cropSrc} alt={t('result.cropAlt')} width={224} height={224} data-testid="result-crop" />
+            <img src={crop.src} alt={t('result.cropAlt')} width={224} height={224} data-testid="result-crop" />
             <figcaption>{t('result.cropTitle')}</figcaption>
           </figure>
-          {!heatmapFailed && (
+          {!heatmapFailed && !heatmap.failed && (
             <figure hidden={!heatmapLoaded}>
               <img
-                src={heatmapSrc}
+                src={heatmap.src}
                 alt={t('result.heatmapAlt')}
                 width={224}
                 height={224}

@@ -4,7 +4,7 @@ import { ApiError } from '../api/client';
 import { useRuntimeConfig } from '../ConfigContext';
 import { createAdminClient } from '../admin/adminClient';
 import { ADMIN_VIEWS, AdminTabs, VIEW_HASH, adminView, panelId, tabId, type AdminView } from '../admin/AdminTabs';
-import { bearerToken, type AdminSession } from '../admin/cognito';
+import { bearerToken, type AdminSession } from '../account/cognito';
 import { ExportPanel } from '../admin/ExportPanel';
 import { ModelsPanel } from '../admin/ModelsPanel';
 import { MonitoringPanel } from '../admin/MonitoringPanel';

@@ -37,6 +37,13 @@ export function fakeApi(overrides: Partial<PapilaApi> = {}): FakeApi {
     putFeedback: vi.fn(async () => DONE_SCREENING),
     locateDisc: vi.fn(async () => ({ crop: { x: 100, y: 50, size: 200 }, confidence: 0.9 })),
     getModelInfo: vi.fn(async () => ({ model_version: 'vgg19-test', threshold: 0.42, metrics: { auc: 0.91 } })),
+    fetchBlob: vi.fn(async () => new Blob(['image'], { type: 'image/png' })),
+    listMyScreenings: vi.fn(async () => ({ items: [], nextCursor: null })),
+    claimScreening: vi.fn(async (id: string) => ({ ...DONE_SCREENING, id, owned: true })),
+    deleteScreening: vi.fn(async () => undefined),
+    startMyExport: vi.fn(async () => ({ id: 'exp-1', state: 'running' as const, status: 'queued' })),
+    getMyExport: vi.fn(async (id: string) => ({ id, state: 'ready' as const, status: 'done', downloadUrl: 'https://s3.test/exp-1.zip' })),
+    tabScreeningIds: vi.fn(() => []),
   };
   for (const [name, implementation] of Object.entries(overrides)) {
     (api as Record<string, unknown>)[name] = vi.isMockFunction(implementation) ? implementation : vi.fn(implementation);

@@ -1,7 +1,8 @@
 """The audit log: who did what to which screening or export, and when (MongoDB collection `audit`).
 
 One document per admin read, original download (a presigned URL handed out), deletion, export and
-purge: `{at, actor: {sub, username} | {system}, action, screening_id | export_id, details}`. Entries
+purge, and per clinician's own deletion, claim and export: `{at, actor: {sub, username} | {sub, via} |
+{system}, action, screening_id | export_id, details}` (`via`: a clinician's right, "owner" or "secret"). Entries
 carry ids, counts and filters only, never image data, file names or personal metadata. An entry
 that cannot be written fails the request (fail closed: nothing is shown unaudited).
 """
@@ -28,6 +29,9 @@ class Action(StrEnum):
     PROMOTE = "promote"  # a model version made to serve
     ROLLBACK = "rollback"  # the serving model put back to the one before
     COMPARE = "compare"  # a comparison of a candidate with the serving model asked for
+    GRANT = "grant"  # a user put in a role's group (reviewers) by an admin: details {group, user: {sub, username}}
+    REVOKE = "revoke"  # a user taken out of a role's group by an admin (the canonical user name, never an e-mail)
+    CLAIM = "claim"  # an anonymous screening taken into a clinician's account (its secret proved it)
 
 
 SYSTEM_RETENTION = {"system": "retention"}

@@ -56,6 +56,9 @@ class ScreeningStore:
         self.col.create_index([("status", 1), ("created_at", DESCENDING)], name="status_created")
         # The admin list's order (newest first, the id breaking ties) is what its cursor pages along.
         self.col.create_index([("created_at", DESCENDING), ("_id", DESCENDING)], name="created_at_id_desc")
+        # A clinician's own screenings, newest first (GET /api/me/screenings); anonymous ones carry no owner.
+        self.col.create_index([("owner", 1), ("created_at", DESCENDING)], name="owner_created",
+                              partialFilterExpression={"owner": {"$exists": True}})
         # One screening per Idempotency-Key: a retried create finds it, two racing creates cannot both insert.
         self.col.create_index([("idempotency.key_hash", 1)], name="idempotency_key", unique=True,
                               partialFilterExpression={"idempotency.key_hash": {"$exists": True}})
@@ -136,6 +139,14 @@ class ScreeningStore:
         }
         return self.col.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
 
+    def set_owner(self, screening_id: str, owner: str) -> dict[str, Any] | None:
+        """An anonymous screening claimed by an account (its `sub`); None if it has an owner already."""
+        return self.col.find_one_and_update(
+            {"_id": screening_id, "owner": {"$exists": False}},
+            {"$set": {"owner": owner, "updated_at": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
     def set_feedback(self, screening_id: str, feedback: dict[str, Any]) -> dict[str, Any] | None:
         """Store (or replace) feedback; only a finished screening takes it."""
         return self.col.find_one_and_update(
@@ -158,8 +169,11 @@ class ScreeningStore:
 
     def page(self, filters: dict[str, Any], after: tuple[datetime, str] | None, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` records, newest first (the id breaking ties), after the cursor (created_at, id).
-        `filters`: status, label (the model's), true_label, feedback ("given"/"missing"), from, to."""
+        `filters`: owner (an account's sub: its screenings only), status, label (the model's), true_label,
+        feedback ("given"/"missing"), from, to."""
         query: dict[str, Any] = {}
+        if filters.get("owner"):
+            query["owner"] = filters["owner"]
         if filters.get("status"):
             query["status"] = filters["status"]
         if filters.get("label"):
@@ -375,15 +389,22 @@ class Exports:
 
 
 def selection(filters: dict[str, Any], snapshot_at: datetime) -> dict[str, Any]:
-    """The screenings an export takes: done, with a confirmed label, created up to the request."""
+    """The screenings an export takes: done, with a confirmed label, created up to the request. `owner`:
+    that account's only; `include_unconfirmed` (a clinician's own export): every status and label too."""
     created: dict[str, Any] = {"$lte": snapshot_at}
     if filters.get("from"):
         created["$gte"] = filters["from"]
     if filters.get("to"):
         created["$lte"] = min(filters["to"], snapshot_at)
-    query: dict[str, Any] = {"status": "done", "created_at": created}
+    query: dict[str, Any] = {"created_at": created}
+    if filters.get("owner"):
+        query["owner"] = filters["owner"]
     true_label = filters.get("true_label")
-    query["feedback.true_label"] = true_label if true_label in CONFIRMED_LABELS else {"$in": list(CONFIRMED_LABELS)}
+    if not filters.get("include_unconfirmed"):
+        query["status"] = "done"
+        query["feedback.true_label"] = true_label if true_label in CONFIRMED_LABELS else {"$in": list(CONFIRMED_LABELS)}
+    elif true_label:
+        query["feedback.true_label"] = true_label
     if filters.get("label"):
         query["result.label"] = filters["label"]
     if filters.get("model_version"):

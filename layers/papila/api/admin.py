@@ -34,7 +34,7 @@ from papila.api.responses import (
     screening_fields,
 )
 from papila.config import PerContainer, Settings
-from papila.core import monitoring
+from papila.core import keys, monitoring
 from papila.core.exports import ExportStatus, export_key
 from papila.core.records import Status, is_valid_id, iso, jsonable
 from papila.core.review import review_priority
@@ -187,13 +187,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 # ---------------------------------------------------------------- presenters
 
 
-def present_admin(record: dict[str, Any], *, original_url: str | None = None, detail: bool = False) -> dict[str, Any]:
+def present_admin(record: dict[str, Any], *, original_url: str | None = None, detail: bool = False,
+                  images: dict[str, str] | None = None) -> dict[str, Any]:
     """The public screening plus what an admin sees: the consent record and whether feedback exists; the
     detail view adds the stored image's facts, the attempts, the reruns' history, the gate's scores and
     the original photo's URL (None: no original stored)."""
     fields = screening_fields(record)
     fields["consent"] = jsonable(record.get("consent") or {"accepted": False})
-    fields["links"] = {**fields["links"], "admin": f"/api/admin/screenings/{record['_id']}"}
+    # `images`: presigned URLs of the crop and heat map, which the public routes hide when an account owns it
+    fields["links"] = {**fields["links"], **(images or {}), "admin": f"/api/admin/screenings/{record['_id']}"}
     if detail:
         fields.update(
             content_type=record.get("content_type"),
@@ -227,13 +229,13 @@ def agreement(record: dict[str, Any]) -> str:
     return "unknown"
 
 
-def present_review(record: dict[str, Any], priority: float) -> dict[str, Any]:
+def present_review(record: dict[str, Any], priority: float, crop_url: str) -> dict[str, Any]:
     result, sid = record["result"], record["_id"]
     fields: dict[str, Any] = {
         "id": sid, "created_at": iso(record.get("created_at")), "priority": priority,
         "probability_glaucoma": result["probability_glaucoma"], "threshold": result["threshold"],
         "label": result.get("label"),
-        "links": {"admin": f"/api/admin/screenings/{sid}", "crop": f"/api/screenings/{sid}/crop",
+        "links": {"admin": f"/api/admin/screenings/{sid}", "crop": crop_url,
                   "review": f"/api/admin/screenings/{sid}/review"},
     }
     if isinstance(result.get("probability_network"), int | float):
@@ -246,8 +248,10 @@ def present_review(record: dict[str, Any], priority: float) -> dict[str, Any]:
     return ReviewItem.body(**fields)
 
 
-def present_export(record: dict[str, Any], download_url: str | None = None) -> dict[str, Any]:
-    """An export; `download_url` once it is done (a presigned GET of its zip)."""
+def present_export(record: dict[str, Any], download_url: str | None = None, *,
+                   base: str = "/api/admin/exports") -> dict[str, Any]:
+    """An export; `download_url` once it is done (a presigned GET of its zip). `base`: where it is read
+    (a clinician's own export: /api/me/exports)."""
     fields: dict[str, Any] = {
         "id": record["_id"],
         "status": record["status"],
@@ -255,7 +259,7 @@ def present_export(record: dict[str, Any], download_url: str | None = None) -> d
         "updated_at": iso(record.get("updated_at")),
         "filters": jsonable(record.get("filters") or {}),
         "counts": jsonable(record.get("counts") or {}),
-        "links": {"self": f"/api/admin/exports/{record['_id']}"},
+        "links": {"self": f"{base}/{record['_id']}"},
     }
     if record.get("finished_at"):
         fields["finished_at"] = iso(record["finished_at"])
@@ -337,7 +341,16 @@ class AdminService:
             self.audit.record(who.actor(), Action.DOWNLOAD, screening_id=screening_id,
                               details={"object": "original", "expires_in": ORIGINAL_URL_SECONDS})
             url = self.bucket.presigned_get(key, ORIGINAL_URL_SECONDS)
-        return Reply(200, present_admin(record, original_url=url, detail=True))
+        return Reply(200, present_admin(record, original_url=url, detail=True, images=self._images(record)))
+
+    def _images(self, record: dict[str, Any]) -> dict[str, str] | None:
+        """Short-lived URLs of a finished screening's crop and heat map (owned ones' public routes answer
+        their owner only; the detail read that hands them out is audited)."""
+        if record.get("status") != Status.DONE:
+            return None
+        sid = record["_id"]
+        return {"crop": self.bucket.presigned_get(keys.crop_key(sid), ORIGINAL_URL_SECONDS),
+                "heatmap": self.bucket.presigned_get(keys.heatmap_key(sid), ORIGINAL_URL_SECONDS)}
 
     # --- DELETE /api/admin/screenings/{id}
 
@@ -428,7 +441,9 @@ class AdminService:
         candidates = self.store.unconfirmed(REVIEW_CANDIDATES)
         scored = [(review_priority(r.get("result") or {}), r) for r in candidates]
         ranked = sorted(((p, r) for p, r in scored if p is not None), key=lambda pr: (-pr[0], pr[1]["_id"]))
-        items = [present_review(record, priority) for priority, record in ranked[: q.limit]]
+        items = [present_review(record, priority, self.bucket.presigned_get(keys.crop_key(record["_id"]),
+                                                                          ORIGINAL_URL_SECONDS))
+                 for priority, record in ranked[: q.limit]]
         self.audit.record(who.actor(), Action.READ, details={"view": "review", "ids": [i["id"] for i in items]})
         return Reply(200, ReviewQueue.body(items=items, limit=q.limit, candidates=len(candidates)))
 

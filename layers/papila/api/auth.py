@@ -10,6 +10,11 @@ that is
 Anything else is 401 `unauthorized` (no, malformed, forged or expired token) or 403 `forbidden` (a
 valid token of a user outside the group), in the contract's error shape.
 
+The same check, less the group, signs in any user of the pool (`require_user`; `optional_user` where a
+token is optional: none is anonymous, a bad one is still 401, never silently anonymous). Roles: admin
+(group `admins`), reviewer (group `reviewers`: the review queue too, `require_group`), clinician
+(anyone else of the pool: in AWS a PostConfirmation trigger puts new users in `clinicians`).
+
 Settings: COGNITO_USER_POOL_ID, COGNITO_APP_CLIENT_ID, COGNITO_REGION (else AWS_REGION), and
 COGNITO_JWKS_URL, which defaults to the issuer's `/.well-known/jwks.json` (AWS). Locally the pool lives
 on moto's server, whose tokens still name the AWS issuer, so only the JWKS location differs there.
@@ -31,6 +36,8 @@ from papila.api.errors import ApiError
 log = logging.getLogger("papila.api.auth")
 
 ADMIN_GROUP = "admins"
+REVIEWER_GROUP = "reviewers"
+CLINICIAN_GROUP = "clinicians"
 ALGORITHMS = ["RS256"]  # Cognito signs RS256 only; never let the token choose (alg=none, HS256 with the public key)
 LEEWAY_S = 30  # clock skew between Cognito and us: a token used the second it was issued must pass `iat`
 MAX_TOKEN_CHARS = 8192
@@ -79,13 +86,23 @@ class Principal:
     def actor(self) -> dict[str, str]:
         return {"sub": self.sub, "username": self.username}
 
+    @property
+    def role(self) -> str:
+        """admin | reviewer | clinician (a user in no group is a clinician)."""
+        if ADMIN_GROUP in self.groups:
+            return "admin"
+        if REVIEWER_GROUP in self.groups:
+            return "reviewer"
+        return "clinician"
+
 
 def _unauthorized(message: str, reason: str) -> ApiError:
-    log.info("admin request refused: %s", reason)  # the reason only: never the token
+    log.info("request refused: %s", reason)  # the reason only: never the token
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="papila-admin"'})
 
 
 SIGN_IN = "Sign in as an administrator: send your token as `Authorization: Bearer <token>`."
+SIGN_IN_USER = "Sign in: send your token as `Authorization: Bearer <token>`."
 INVALID = "The sign-in token is not valid for this service; sign in again."
 
 
@@ -94,17 +111,28 @@ class TokenVerifier:
         self.config = config
         self.jwks = jwks_client or _jwks_client(config.jwks_url)
 
-    def principal(self, authorization: str | None) -> Principal:
-        """The caller of a request with this Authorization header; ApiError 401/503 otherwise."""
+    def principal(self, authorization: str | None, groups: frozenset[str] = frozenset({ADMIN_GROUP})) -> Principal:
+        """The caller of a request with this Authorization header, in one of `groups`; ApiError 401/403/503
+        otherwise."""
+        return _in_groups(self.user(authorization, SIGN_IN), groups)
+
+    def user(self, authorization: str | None, sign_in: str = SIGN_IN_USER) -> Principal:
+        """The caller of a request with this Authorization header, any user of the pool; ApiError 401/503
+        otherwise."""
         if not authorization or not authorization.strip():
-            raise _unauthorized(SIGN_IN, "no token")
+            raise _unauthorized(sign_in, "no token")
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or " " in token or len(token) > MAX_TOKEN_CHARS:
             raise _unauthorized("The Authorization header must be `Bearer <token>`; sign in again.", "malformed header")
-        return self.verify(token)
+        return self.authenticate(token)
 
     def verify(self, token: str) -> Principal:
+        """An admin's token: `authenticate`, and the `admins` group."""
+        return _in_groups(self.authenticate(token), frozenset({ADMIN_GROUP}))
+
+    def authenticate(self, token: str) -> Principal:
+        """Whose token this is (any user of the pool): signature, issuer, expiry, app client."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
@@ -136,16 +164,21 @@ class TokenVerifier:
         groups = claims.get("cognito:groups") or []
         if not isinstance(groups, list):
             groups = []
-        principal = Principal(
+        return Principal(
             sub=str(claims["sub"]),
             username=str(claims.get("username") or claims.get("cognito:username") or claims["sub"]),
             groups=tuple(str(g) for g in groups),
             token_use=str(use),
         )
-        if ADMIN_GROUP not in principal.groups:
-            log.info("admin request refused: not in %s (sub=%s)", ADMIN_GROUP, principal.sub)
-            raise ApiError(403, "forbidden", "Your account is not in the admins group; ask an administrator for access.")
-        return principal
+
+
+def _in_groups(principal: Principal, groups: frozenset[str]) -> Principal:
+    """The principal if it is in one of `groups`; 403 `forbidden` otherwise."""
+    if not groups.intersection(principal.groups):
+        named = " or ".join(sorted(groups))
+        log.info("request refused: not in %s (sub=%s)", named, principal.sub)
+        raise ApiError(403, "forbidden", f"Your account is not in the {named} group; ask an administrator for access.")
+    return principal
 
 
 @cache
@@ -171,6 +204,24 @@ def verifier() -> TokenVerifier:
 
 def require_admin(authorization: str | None) -> Principal:
     return verifier().principal(authorization)
+
+
+def require_group(authorization: str | None, groups: set[str] | frozenset[str]) -> Principal:
+    """A user in one of `groups` (e.g. the review queue: admins or reviewers); 401/403 otherwise."""
+    return verifier().principal(authorization, frozenset(groups))
+
+
+def require_user(authorization: str | None) -> Principal:
+    """Any user of the pool (the clinicians' own routes); 401 without a valid token."""
+    return verifier().user(authorization)
+
+
+def optional_user(authorization: str | None) -> Principal | None:
+    """Routes where signing in is optional: None without an Authorization header; a header with a bad
+    token is 401 all the same (a forged or expired token never passes for anonymous)."""
+    if authorization is None or not authorization.strip():
+        return None
+    return require_user(authorization)
 
 
 def reset() -> None:

@@ -271,7 +271,7 @@ def _document() -> dict[str, Any]:
                            "Ids are server-generated UUIDv4 strings.",
         },
         "servers": [{"url": "/"}],
-        "paths": {**_paths(), **_admin_paths()},
+        "paths": {**_with_accounts(_paths()), **_admin_paths()},
         "components": {"schemas": schemas, "securitySchemes": {"cognito": COGNITO_SCHEME}},
     }
 
@@ -286,9 +286,104 @@ COGNITO_SCHEME = {
     "type": "http",
     "scheme": "bearer",
     "bearerFormat": "JWT",
-    "description": "A Cognito access or ID token of the deployment's user pool and app client, of a user in "
-                   "the `admins` group (checked by the app: RS256 against the pool's JWKS, issuer, expiry).",
+    "description": "A Cognito access or ID token of the deployment's user pool and app client (checked by the "
+                   "app: RS256 against the pool's JWKS, issuer, expiry). The admin routes take a user in the "
+                   "`admins` group (the review queue: `admins` or `reviewers`); /api/me* any user of the pool; "
+                   "the screening routes take one optionally (the caller's own screenings).",
 }
+
+
+# ---------------------------------------------------------------- a clinician's account (papila.api.accounts)
+
+BAD_TOKEN = "a forged, expired or foreign sign-in token (`unauthorized`)"
+OWNED_404 = ("No screening has this id, or it belongs to an account and the caller has neither that account's "
+             "token nor the screening's secret (`not_found`).")
+SIGNED_IN = "Sign in required: no, malformed, forged or expired token (`unauthorized`)."
+
+
+def _optional_sign_in(op: dict[str, Any]) -> None:
+    """A screening route: a token is optional (it names the caller, whose own screenings it opens)."""
+    op["security"] = [{}, {"cognito": []}]
+    responses = op["responses"]
+    if "401" in responses:
+        responses["401"] = _error(f"{responses['401']['description'].rstrip('.')}, or {BAD_TOKEN}.")
+    else:
+        responses["401"] = _error(BAD_TOKEN[0].upper() + BAD_TOKEN[1:] + ".")
+    if "404" in responses:
+        responses["404"] = _error(OWNED_404)
+
+
+def _user_op(op_id: str, summary: str, responses: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """An operation of a signed-in user's own (any user of the pool)."""
+    op = _op(op_id, summary, {"401": _error(SIGNED_IN), **responses}, tags=("account",), **options)
+    op["security"] = [{"cognito": []}]
+    return op
+
+
+def _with_accounts(paths: dict[str, Any]) -> dict[str, Any]:
+    """The screening routes with their optional sign-in, plus a clinician's account routes."""
+    for path, item in paths.items():
+        if path.startswith(("/api/screenings", "/api/getDiagnosis/", "/api/download/", "/api/metadata",
+                            "/api/process")):
+            for method, op in item.items():
+                if method != "parameters":
+                    _optional_sign_in(op)
+    delete = _op("deleteScreening", "Erase a screening: its record and every S3 object (audited)", {
+        "204": {"description": "Erased."},
+        "401": _error(f"An anonymous screening without its secret (`secret_required`), or {BAD_TOKEN}."),
+        "403": _error("A secret that is not this screening's (`secret_invalid`), or an owned screening without "
+                      "its owner's token (`forbidden`: the secret alone does not erase it)."),
+    }, with_id=True, secret=False)
+    delete["description"] = "An owned screening: its owner's token. An anonymous one: its secret."
+    delete["security"] = [{}, {"cognito": []}]
+    delete["responses"]["404"] = _error(OWNED_404)
+    claim = _op("claimScreening", "Take an anonymous screening into the caller's account", {
+        "200": _json(_ref("Screening"), "The screening, now `owned` (claiming one's own again changes nothing)."),
+        "401": _error(f"No secret (`secret_required`), or no token: {SIGNED_IN}"),
+        "409": _error("Another account owns it (`already_owned`)."),
+    }, with_id=True, secret=False, tags=("account",))
+    claim["description"] = "Send the account's token and the screening's secret (it proves the caller made it)."
+    claim["security"] = [{"cognito": []}]
+    claim["responses"]["404"] = _error(OWNED_404)
+    listing = _user_op("myScreenings", "The caller's own screenings, newest first, filtered, cursor-paged", {
+        "200": _json(_ref("ScreeningPage"), "A page of screenings, with their feedback."),
+        "400": _error("A bad query parameter (`invalid_request` with `details`) or cursor (`invalid_cursor`)."),
+    })
+    listing["parameters"] = [
+        _query("status", _enum(*(str(s) for s in Status)), "Status."),
+        _query("label", _enum(*get_args(ModelLabel)), "The model's result label."),
+        _query("true_label", _enum(*get_args(TrueLabel)), "The feedback's label."),
+        _query("feedback", _enum("given", "missing"), "Whether feedback was given."),
+        _query("from", {"type": "string"}, "Created at or after: ISO-8601 date or date-time."),
+        _query("to", {"type": "string"}, "Created at or before: ISO-8601 date (the whole day) or date-time."),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}, "Page size."),
+        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
+    ]
+    export = _user_op("myCreateExport", "Export all of the caller's screenings as a zip (audited)", {
+        "202": _json(_ref("Export"), "Queued: poll its `links.self`."),
+        "503": _error("Exports are not configured on this server (`export_unavailable`)."),
+    })
+    export["description"] = (
+        "Every screening of the caller: those with a confirmed label under `glaucoma/` and `normal/`, the rest "
+        "under `unconfirmed/` (crops; originals under `originals/<folder>/`), `labels.csv` (the confirmed crops) "
+        "and `metadata.jsonl` (one line per screening).")
+    get_export = _user_op("myGetExport", "One of the caller's own exports; a download URL when done", {
+        "200": _json(_ref("Export"), "The export (a download URL handed out is audited)."),
+        "400": _error("Malformed id (`invalid_id`)."),
+        "404": _error("No export of the caller's has this id (`not_found`)."),
+    })
+    get_export["parameters"] = [{**ID_PARAM, "description": "The export's id (UUIDv4)."}]
+    paths["/api/screenings/{id}"]["delete"] = delete
+    return {
+        **paths,
+        "/api/screenings/{id}/claim": {"post": claim},
+        "/api/me": {"get": _user_op("me", "Who the token names, and its role", {
+            "200": _json(_ref("Me"), "The caller: sub, user name, groups, role."),
+        })},
+        "/api/me/screenings": {"get": listing},
+        "/api/me/exports": {"post": export},
+        "/api/me/exports/{id}": {"get": get_export},
+    }
 
 
 def _admin_schemas(schemas: dict[str, Any]) -> None:
@@ -362,6 +457,9 @@ def _admin_paths() -> dict[str, Any]:
         "400": INVALID,
         "409": _error("Not a finished screening, or it changed meanwhile (`not_reviewable`)."),
     }, id_of="screening", body="ReviewRequest")
+    for op in (review_queue, review):  # the review queue: reviewers too
+        op["responses"]["403"] = _error("A valid token of a user outside the `admins` and `reviewers` groups "
+                                        "(`forbidden`).")
     monitoring = _admin_op("adminMonitoring", "The serving model on confirmed cases, by period, version and camera", {
         "200": _json(_ref("Monitoring"), "Figures per period, version and camera, against each version's card; "
                                          "refusals per period; drift warnings (not audited: no screening shown)."),
@@ -405,6 +503,7 @@ def _admin_paths() -> dict[str, Any]:
             }, id_of="export"),
         },
         **_model_paths(),
+        **_user_paths(),
     }
 
 
@@ -446,3 +545,25 @@ def _model_paths() -> dict[str, Any]:
                 "400": bad, "404": _error("None was asked for (`not_found`)."), "503": unavailable})),
         },
     }
+
+
+USERNAME_PARAM = {"name": "username", "in": "path", "required": True,
+                  "description": "The user's Cognito user name or e-mail address.",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[^\s]+$"}}
+
+
+def _user_paths() -> dict[str, Any]:
+    """Granting and revoking roles (papila.api.users)."""
+    answers = {
+        "400": _error("Not a user name (`invalid_username`)."),
+        "404": _error("No account has this user name or e-mail address (`not_found`)."),
+    }
+    grant = _admin_op("adminGrantReviewer", "Let a user use the review queue: add them to `reviewers` (audited)", {
+        "200": _json(_ref("UserGroups"), "The user's groups now (granting twice changes nothing)."), **answers})
+    revoke = _admin_op("adminRevokeReviewer", "Take a user out of `reviewers` (audited)", {
+        "200": _json(_ref("UserGroups"), "The user's groups now (revoking a non-reviewer changes nothing)."),
+        **answers})
+    return {"/api/admin/users/{username}/reviewer": {
+        "put": {**grant, "parameters": [USERNAME_PARAM]},
+        "delete": {**revoke, "parameters": [USERNAME_PARAM]},
+    }}

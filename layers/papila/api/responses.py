@@ -133,6 +133,9 @@ class Screening(Body):
     result: Result = None
     error: Failure = None
     feedback: ScreeningFeedback = None
+    owned: Annotated[bool, Field(
+        description="whether the screening belongs to an account (then only that account's token or the "
+                    "screening's secret reads or changes it; anyone else gets 404)")] = None
     links: Links
 
 
@@ -387,7 +390,8 @@ class Export(Body):
     updated_at: Instant
     filters: dict[str, Any]
     counts: Annotated[dict[str, int], Field(
-        description="screenings, glaucoma, normal, originals, missing_crop, missing_original.")]
+        description="screenings, glaucoma, normal, originals, missing_crop, missing_original; a clinician's "
+                    "own export also unconfirmed.")]
     links: ExportLinks
     finished_at: Instant = None
     size: Annotated[int, Field(description="Bytes of the zip.")] = None
@@ -493,10 +497,40 @@ class Comparison(Body):
     models: list[ComparedModel] = None
 
 
+# ---------------------------------------------------------------- a clinician's account (papila.api.accounts)
+
+
+class Me(Body):
+    """GET /api/me: who the token names (its subject, never the e-mail) and the role its groups give."""
+
+    sub: str
+    username: str
+    groups: list[str]
+    role: Annotated[Literal["admin", "reviewer", "clinician"], Field(
+        description="admin: group admins; reviewer: group reviewers (the review queue); clinician: anyone else")]
+
+
+class ScreeningPage(Body):
+    """GET /api/me/screenings: the caller's own screenings, newest first, with their feedback."""
+
+    items: list[Screening]
+    next_cursor: Annotated[str | None, Field(description="Pass as `cursor` for the next page; null at the end.")]
+    limit: int
+
+
+class UserGroups(Body):
+    """A user's groups after an admin granted or revoked a role (PUT/DELETE /api/admin/users/{username}/reviewer)."""
+
+    username: Annotated[str, Field(description="the user name or e-mail address the request named")]
+    groups: Annotated[list[str], Field(description="the user's Cognito groups, sorted")]
+
+
 # The components of the OpenAPI document (the models they use come along as their own components).
 RESPONSE_MODELS: tuple[type[Body], ...] = (
     Screening, NewScreening, CreatedScreening, Error, Health, Located,
     AdminScreening, AdminScreeningPage, AdminStats, Export, ReviewQueue, ModelList, Promotion, Comparison, Monitoring,
+    Me, ScreeningPage,
+    UserGroups,
 )
 
 
@@ -520,6 +554,7 @@ def screening_fields(record: dict[str, Any], *, with_feedback: bool = True) -> d
         "updated_at": iso(record.get("updated_at")),
         "filename": record.get("filename"),
         "consent": bool((record.get("consent") or {}).get("accepted")),
+        "owned": bool(record.get("owner")),
         "links": links(sid),
     }
     result = record.get("result")

@@ -18,6 +18,7 @@ from PIL import Image
 
 from papila.adapters.aws import ImageBucket, WorkQueue
 from papila.adapters.mongo import ScreeningStore
+from papila.api.auth import Principal
 from papila.api.errors import ApiError
 from papila.api.reply import Reply
 from papila.api.requests import (
@@ -45,6 +46,7 @@ from papila.api.responses import (
 )
 from papila.config import PerContainer, Settings
 from papila.core import imaging, keys
+from papila.core.access import Access, Refusal, decide
 from papila.core.imaging import Crop, ImageError
 from papila.core.records import (
     TERMINAL,
@@ -156,22 +158,51 @@ def _not_ready(record: dict[str, Any], what: str) -> ApiError:
     return ApiError(409, "not_ready", f"No {what} yet: {reason}.")
 
 
-def _authorize(record: dict[str, Any], secret: str | None) -> None:
-    """Writing into a screening, or reading its clinical feedback, takes its secret: knowing the id
-    (it travels in links and logs) is not enough."""
-    if not secret:
-        raise ApiError(401, "secret_required", "Send this screening's secret (the X-Screening-Secret header "
-                       "returned when it was created) to change it or to read its feedback.")
-    if not secret_matches(record, secret):
-        raise ApiError(403, "secret_invalid", "That secret does not belong to this screening.")
+REFUSED: dict[Refusal, tuple[int, str, str]] = {
+    Refusal.HIDDEN: (404, "not_found", "No screening has this id."),  # the unknown id's answer, word for word
+    Refusal.SECRET_REQUIRED: (401, "secret_required", (
+        "Send this screening's secret (the X-Screening-Secret header returned when it was created) to change it or "
+        "to read its feedback.")),
+    Refusal.SECRET_INVALID: (403, "secret_invalid", "That secret does not belong to this screening."),
+    Refusal.OWNER_ONLY: (403, "forbidden", "This screening belongs to an account: sign in to that account to delete it."),
+}
 
 
-def _may_read_feedback(record: dict[str, Any], secret: str | None) -> bool:
-    """No secret: the screening without its feedback; a wrong one is refused, not ignored."""
-    if not secret:
-        return False
-    _authorize(record, secret)
-    return True
+def refused(refusal: Refusal) -> ApiError:
+    return ApiError(*REFUSED[refusal])
+
+
+def access_of(record: dict[str, Any], secret: str | None, who: Principal | None) -> Access:
+    """What this caller may do with the screening (papila.core.access): its owner, the caller's token,
+    and whether the secret given (if any) is the screening's."""
+    given = secret_matches(record, secret) if secret else None
+    return decide(record.get("owner"), who.sub if who else None, given)
+
+
+def _authorize(record: dict[str, Any], secret: str | None, who: Principal | None = None) -> None:
+    """Writing into a screening takes its secret, or its owner's token: knowing the id (it travels in
+    links and logs) is not enough; an owned screening is not found by anyone else."""
+    refusal = access_of(record, secret, who).write
+    if refusal is not None:
+        raise refused(refusal)
+
+
+def _may_see(record: dict[str, Any], secret: str | None, who: Principal | None) -> None:
+    """Reading the result (the crop, the heat map, the seed client's reads): by id alone, unless owned."""
+    refusal = access_of(record, secret, who).result
+    if refusal is not None:
+        raise refused(refusal)
+
+
+def _may_read_feedback(record: dict[str, Any], secret: str | None, who: Principal | None = None) -> bool:
+    """Whether the screening is read with its feedback (its secret or its owner's token); without either,
+    it is read without, if at all; a wrong secret is refused, not ignored."""
+    access = access_of(record, secret, who)
+    if access.result is not None:
+        raise refused(access.result)
+    if secret and access.feedback is not None:
+        raise refused(access.feedback)
+    return access.may_read_feedback
 
 
 def _idempotency(key: str | None, body: dict[str, Any], status: int) -> dict[str, Any] | None:
@@ -230,7 +261,10 @@ class ScreeningService:
 
     # --- POST /api/screenings
 
-    def create_screening(self, raw: bytes | None, idempotency_key: str | None = None) -> Reply:
+    def create_screening(self, raw: bytes | None, idempotency_key: str | None = None,
+                         who: Principal | None = None) -> Reply:
+        """`who`: the signed-in caller, whose screening it becomes (`owner`: the token's sub)."""
+        owner = who.sub if who else None
         body = parse_object(raw)
         _consent_given(body)
         req = CreateScreening.model_validate(body)
@@ -239,7 +273,7 @@ class ScreeningService:
         if idempotency is not None:
             existing = self.store.by_idempotency_key(idempotency["key_hash"])
             if existing is not None:
-                return self._replay(existing, idempotency)
+                return self._replay(existing, idempotency, owner)
         secret, digest = new_secret()
         consent = {"accepted": True, "at": now(), "version": CONSENT_VERSION}
         crop = req.crop.model_dump() if req.crop else None
@@ -252,20 +286,20 @@ class ScreeningService:
             record = new_record(
                 screening_id=sid, filename=req.filename, content_type=content_type,
                 original_key=keys.original_key(sid, req.extension), status=Status.QUEUED, crop=crop,
-                consent=consent, secret_digest=digest,
+                consent=consent, secret_digest=digest, owner=owner,
             )
             existing = self._store_inline(record, data, image, idempotency)
         else:
             record = new_record(
                 screening_id=sid, filename=req.filename, content_type=req.content_type,
                 original_key=keys.original_key(sid, req.extension), status=Status.AWAITING_UPLOAD, crop=crop,
-                consent=consent, size=req.size, secret_digest=digest,
+                consent=consent, size=req.size, secret_digest=digest, owner=owner,
             )
             if idempotency is not None:
                 record["idempotency"] = idempotency
             existing = self.store.insert(record)
         if existing is not None:  # a retry with the same key won the race
-            return self._replay(existing, idempotency or {})
+            return self._replay(existing, idempotency or {}, owner)
         return self._created(record, secret)
 
     def _created(self, record: dict[str, Any], secret: str, *, replayed: bool = False) -> Reply:
@@ -284,10 +318,12 @@ class ScreeningService:
             return Reply(status, CreatedScreening.body(**fields, upload=upload), headers)
         return Reply(status, NewScreening.body(**fields), headers)
 
-    def _replay(self, existing: dict[str, Any], idempotency: dict[str, Any]) -> Reply:
+    def _replay(self, existing: dict[str, Any], idempotency: dict[str, Any], owner: str | None = None) -> Reply:
         """A retried create: the same screening, with a fresh secret (the first answer, and the secret
-        in it, may never have reached the client; an earlier secret stops working)."""
-        if (existing.get("idempotency") or {}).get("request_hash") != idempotency.get("request_hash"):
+        in it, may never have reached the client; an earlier secret stops working). Only for the same
+        caller: the key sent by another account (or without the token) is another request."""
+        if (existing.get("idempotency") or {}).get("request_hash") != idempotency.get("request_hash") \
+                or existing.get("owner") != owner:
             raise ApiError(422, "idempotency_key_reused", "This Idempotency-Key was used for a different request; "
                            "send a new key for a new screening.")
         secret, digest = new_secret()
@@ -324,20 +360,22 @@ class ScreeningService:
 
     # --- GET /api/screenings/{id}
 
-    def get_screening(self, screening_id: str, secret: str | None = None) -> Reply:
+    def get_screening(self, screening_id: str, secret: str | None = None, who: Principal | None = None) -> Reply:
         record = self._record(screening_id)
-        return Reply(200, present(record, with_feedback=_may_read_feedback(record, secret)))
+        return Reply(200, present(record, with_feedback=_may_read_feedback(record, secret, who)))
 
     # --- GET /api/screenings/{id}/crop and /heatmap
 
-    def crop_image(self, screening_id: str) -> Reply:
-        return self._result_image(screening_id, keys.crop_key(screening_id), "crop")
+    def crop_image(self, screening_id: str, secret: str | None = None, who: Principal | None = None) -> Reply:
+        return self._result_image(screening_id, keys.crop_key(screening_id), "crop", secret, who)
 
-    def heatmap_image(self, screening_id: str) -> Reply:
-        return self._result_image(screening_id, keys.heatmap_key(screening_id), "heat map")
+    def heatmap_image(self, screening_id: str, secret: str | None = None, who: Principal | None = None) -> Reply:
+        return self._result_image(screening_id, keys.heatmap_key(screening_id), "heat map", secret, who)
 
-    def _result_image(self, screening_id: str, key: str, what: str) -> Reply:
+    def _result_image(self, screening_id: str, key: str, what: str, secret: str | None,
+                      who: Principal | None) -> Reply:
         record = self._record(screening_id)
+        _may_see(record, secret, who)
         if record["status"] != Status.DONE:
             raise _not_ready(record, what)
         result = record.get("result") or {}
@@ -348,11 +386,11 @@ class ScreeningService:
 
     # --- GET /api/screenings/{id}/report
 
-    def report(self, screening_id: str, secret: str | None = None) -> Reply:
+    def report(self, screening_id: str, secret: str | None = None, who: Principal | None = None) -> Reply:
         from papila.adapters import pdf_report  # fpdf2: loaded on first use
 
         record = self._record(screening_id)
-        if not _may_read_feedback(record, secret):
+        if not _may_read_feedback(record, secret, who):
             record = {k: v for k, v in record.items() if k != "feedback"}
         if record["status"] != Status.DONE:
             raise _not_ready(record, "report")
@@ -366,8 +404,9 @@ class ScreeningService:
 
     # --- PUT /api/screenings/{id}/feedback
 
-    def put_feedback(self, screening_id: str, raw: bytes | None, secret: str | None = None) -> Reply:
-        _authorize(self._record(screening_id), secret)
+    def put_feedback(self, screening_id: str, raw: bytes | None, secret: str | None = None,
+                     who: Principal | None = None) -> Reply:
+        _authorize(self._record(screening_id), secret, who)
         req = Feedback.model_validate(parse_object(raw))
         feedback = {
             "diagnosis_correct": req.diagnosis_correct,
@@ -382,9 +421,10 @@ class ScreeningService:
 
     # --- POST /api/screenings/{id}/rerun
 
-    def rerun(self, screening_id: str, raw: bytes | None, secret: str | None = None) -> Reply:
+    def rerun(self, screening_id: str, raw: bytes | None, secret: str | None = None,
+              who: Principal | None = None) -> Reply:
         record = self._record(screening_id)
-        _authorize(record, secret)
+        _authorize(record, secret, who)
         req = Rerun.model_validate(parse_object(raw, allow_empty=True))
         if record["status"] not in TERMINAL:
             raise ApiError(409, "not_ready", f"The screening is still {record['status']}; rerun it once it has finished.")
@@ -469,6 +509,19 @@ class ScreeningService:
             raise ApiError(503, "model_unavailable", "No trained model is installed yet.") from None
         return Reply(200, jsonable({**summary, "serving": "registry" if registered else "baked"}))
 
+    def model_plot(self, name: str) -> Reply:
+        """A plot of the serving model's card: the registered version's (from models/<version>/), else the
+        installed one's. Only the names its card lists (papila.api.modelfiles)."""
+        from papila.api import modelfiles
+
+        registered = self._registered_card()
+        if registered is None:
+            return Reply(200, *modelfiles.plot_png(name))
+        from papila.adapters.registry import MODELS_PREFIX
+
+        key = f"{MODELS_PREFIX}{registered['model_version']}/{modelfiles.listed_name(name, registered)}"
+        return Reply(200, *modelfiles.png_reply(self.bucket.get_if_exists(key)))
+
     def _registered_card(self) -> dict[str, Any] | None:
         """The card of the version the pointer names (None: the baked model serves, or no pointer)."""
         if not self.settings.model_parameter:
@@ -490,7 +543,7 @@ class ScreeningService:
 
     # --- seed-compatible routes (the 2020 client)
 
-    def seed_process(self, raw: bytes | None) -> Reply:
+    def seed_process(self, raw: bytes | None, who: Principal | None = None) -> Reply:
         req = SeedProcess.model_validate(parse_object(raw))
         if extension_of(req.imageName) not in keys.EXTENSIONS:
             raise ApiError(406, "unsupported_format", "Upload a .jpg, .jpeg, .png, .tif or .tiff photo.")
@@ -509,13 +562,15 @@ class ScreeningService:
             screening_id=sid, filename=name, content_type=content_type,
             original_key=keys.original_key(sid, STORED_EXTENSION[content_type]), status=Status.QUEUED,
             crop=crop.as_dict() if crop else None, consent=consent, secret_digest=digest,
+            owner=who.sub if who else None,
         )
         self._store_inline(record, data, image)
         # The 2020 client reads only the id; the secret rides in a header it may keep for /api/metadata.
         return Reply(200, sid, {"Content-Type": TEXT, "X-Screening-Secret": secret})
 
-    def seed_diagnosis(self, screening_id: str) -> Reply:
+    def seed_diagnosis(self, screening_id: str, secret: str | None = None, who: Principal | None = None) -> Reply:
         record = self._record(screening_id)
+        _may_see(record, secret, who)
         if record["status"] == Status.DONE:
             return Reply(200, {"diagnosisResult": (record.get("result") or {}).get("probability_glaucoma")})
         if record["status"] in TERMINAL:
@@ -524,8 +579,9 @@ class ScreeningService:
                            str(error.get("message") or "The photo could not be screened."))
         return Reply(200, "", {"Content-Type": TEXT})  # not yet: the seed client polls again
 
-    def seed_download(self, screening_id: str) -> Reply:
+    def seed_download(self, screening_id: str, secret: str | None = None, who: Principal | None = None) -> Reply:
         record = self._record(screening_id)
+        _may_see(record, secret, who)
         if record["status"] != Status.DONE:
             raise _not_ready(record, "crop")
         key = keys.crop_key(screening_id)
@@ -533,13 +589,13 @@ class ScreeningService:
             raise ApiError(404, "not_found", "This screening has no crop image.")
         return Reply(200, base64.b64encode(self.bucket.get(key)).decode("ascii"), {"Content-Type": TEXT})
 
-    def seed_metadata(self, raw: bytes | None, secret: str | None = None) -> Reply:
+    def seed_metadata(self, raw: bytes | None, secret: str | None = None, who: Principal | None = None) -> Reply:
         body = parse_object(raw)
         screening_id = body.pop("uuid", None)
         body_secret = body.pop("secret", None)  # the header, or "secret" beside "uuid" in the body
         if not isinstance(screening_id, str):
             raise ApiError(400, "invalid_id", "Send the screening id as \"uuid\".")
-        _authorize(self._record(screening_id), secret or (body_secret if isinstance(body_secret, str) else None))
+        _authorize(self._record(screening_id), secret or (body_secret if isinstance(body_secret, str) else None), who)
         metadata = FeedbackMetadata.model_validate(body).model_dump(exclude_none=True)
         record = self.store.set_metadata(screening_id, metadata)
         if record is None:

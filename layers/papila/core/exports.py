@@ -8,6 +8,11 @@ the entries of all steps. Layout, as `papila train` and `papila evaluate` read i
     originals/<label>/<screening-id>.<ext> the (metadata-free) original photos
     labels.csv                             file,label,screening_id,model_version,subject_id,camera
     metadata.jsonl                         one line per screening: label, feedback, model result
+
+A clinician's own export (filters `owner` and `include_unconfirmed`) holds every screening of theirs:
+those without a confirmed label under `unconfirmed/` (and `originals/unconfirmed/`), with a line in
+metadata.jsonl (label null) but no labels.csv row (the csv stays a training file); a screening without
+a crop (not done) still has its line, and its original photo when one was stored.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from papila.core.records import jsonable
 
 CONFIRMED_LABELS = ("glaucoma", "normal")
 LABEL_DIRS = ("glaucoma/", "normal/")
+UNCONFIRMED = "unconfirmed"  # a clinician's own export: the folder of screenings without a confirmed label
 EXPORTS_PREFIX = "exports/"
 # Feedback metadata fields an export carries: the contract's metadata less free text.
 EXPORTED_METADATA = ("subject_id", "age", "sex", "eye", "iop_mmhg", "cdr", "family_history", "camera")
@@ -44,6 +50,12 @@ class ExportConflict(RuntimeError):
 
 def export_key(export_id: str) -> str:
     return f"{EXPORTS_PREFIX}{export_id}.zip"
+
+
+def confirmed_label(record: dict[str, Any]) -> str | None:
+    """A done screening's confirmed label (glaucoma or normal), else None."""
+    label = (record.get("feedback") or {}).get("true_label")
+    return label if record.get("status") == "done" and label in CONFIRMED_LABELS else None
 
 
 # ---------------------------------------------------------------- the zip format (stored entries)

@@ -108,10 +108,12 @@ def new_record(
     consent: dict[str, Any],
     size: int | None = None,
     secret_digest: str | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
-    """A fresh MongoDB document (the id is the document's `_id`)."""
+    """A fresh MongoDB document (the id is the document's `_id`). `owner`: the `sub` of the signed-in
+    account that made it (never its e-mail or user name); absent for an anonymous screening."""
     t = now()
-    return {
+    record: dict[str, Any] = {
         "_id": screening_id,
         "secret_hash": secret_digest,
         "status": str(status),
@@ -126,3 +128,6 @@ def new_record(
         "attempt": 0,
         "history": [],
     }
+    if owner:
+        record["owner"] = owner
+    return record

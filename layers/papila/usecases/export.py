@@ -8,7 +8,9 @@ the layout of papila.core.exports, which `papila train` and `papila evaluate` re
     metadata.jsonl                         one line per screening: label, feedback, model result
 
 The label is the confirmed feedback only (`feedback.true_label` glaucoma or normal); suspect, unknown
-or no feedback is left out. Photos are named by screening id: no file names, and of the feedback
+or no feedback is left out. A clinician's own export (POST /api/me/exports: filters `owner` and
+`include_unconfirmed`) takes every screening of theirs instead: the rest under `unconfirmed/`, each with
+its metadata.jsonl line (papila.core.exports). Photos are named by screening id: no file names, and of the feedback
 metadata the free-text `notes` is left out (it may name a person).
 
 labels.csv has one row per exported crop; `file` is the crop's path inside the export. `subject_id`
@@ -46,10 +48,12 @@ from papila.core import keys
 from papila.core.exports import (
     LABEL_DIRS,
     LABELS_COLUMNS,
+    UNCONFIRMED,
     Entry,
     ExportConflict,
     ExportStatus,
     central_directory,
+    confirmed_label,
     directory_offsets,
     dos_datetime,
     export_key,
@@ -155,8 +159,10 @@ class ExportBuilder:
             return record
         upload_id = self.bucket.start_upload(export_key(export_id), "application/zip")
         progress = {"upload_id": upload_id, "next_part": 1, "parts": [], "offset": 0, "seq": 0, "cursor": None}
-        started = self.exports.start(export_id, export_key(export_id), progress, {
-            "screenings": 0, "glaucoma": 0, "normal": 0, "originals": 0, "missing_crop": 0, "missing_original": 0})
+        counts = {"screenings": 0, "glaucoma": 0, "normal": 0, "originals": 0, "missing_crop": 0, "missing_original": 0}
+        if (record.get("filters") or {}).get("include_unconfirmed"):
+            counts[UNCONFIRMED] = 0
+        started = self.exports.start(export_id, export_key(export_id), progress, counts)
         if started is None:  # another copy of the message started it first
             self._abort(export_key(export_id), upload_id)
             return self.exports.get(export_id)
@@ -177,9 +183,10 @@ class ExportBuilder:
             for name in LABEL_DIRS:
                 write_entry(buf, name, b"", base, dos)
         exhausted = True
-        for screening in self.screenings.confirmed(record.get("filters") or {}, record["created_at"], cursor):
+        filters = record.get("filters") or {}
+        for screening in self.screenings.confirmed(filters, record["created_at"], cursor):
             cursor = [screening["created_at"], screening["_id"]]
-            item = self._add(screening, buf, base, dos, counts)
+            item = self._add(screening, buf, base, dos, counts, unconfirmed=bool(filters.get("include_unconfirmed")))
             if item is not None:
                 item["seq"] = seq
                 seq += 1
@@ -205,34 +212,39 @@ class ExportBuilder:
         return saved
 
     def _add(self, screening: dict[str, Any], buf: bytearray, base: int, dos: tuple[int, int],
-             counts: dict[str, int]) -> dict[str, Any] | None:
+             counts: dict[str, int], *, unconfirmed: bool = False) -> dict[str, Any] | None:
+        """A screening's files into the part; what the closing step needs of it (None: left out, no crop).
+        `unconfirmed` (a clinician's own export): one without a confirmed label goes under `unconfirmed/`,
+        and one without a crop is kept (its original and metadata line) rather than left out."""
         sid = screening["_id"]
-        label = screening["feedback"]["true_label"]
+        label = confirmed_label(screening)
+        folder = label or UNCONFIRMED
         crop = self.bucket.get_if_exists(keys.crop_key(sid))
         if crop is None:
             counts["missing_crop"] = counts.get("missing_crop", 0) + 1
-            return None
-        crop_name = f"{label}/{sid}.png"
-        entries = [write_entry(buf, crop_name, crop, base, dos)]
-        files = {"crop": crop_name}
+            if not unconfirmed:
+                return None
+        entries, files = [], {}
+        if crop is not None:
+            files["crop"] = f"{folder}/{sid}.png"
+            entries.append(write_entry(buf, files["crop"], crop, base, dos))
         original_key = screening.get("original_key") or ""
         original = self.bucket.get_if_exists(original_key) if original_key else None
         if original is not None:
             ext = original_key.rsplit(".", 1)[-1].lower()
-            files["original"] = f"originals/{label}/{sid}.{ext}"
+            files["original"] = f"originals/{folder}/{sid}.{ext}"
             entries.append(write_entry(buf, files["original"], original, base, dos))
             counts["originals"] = counts.get("originals", 0) + 1
         else:
             counts["missing_original"] = counts.get("missing_original", 0) + 1
         counts["screenings"] += 1
-        counts[label] += 1
+        counts[folder] = counts.get(folder, 0) + 1
         model_version = (screening.get("result") or {}).get("model_version") or ""
-        meta = screening["feedback"].get("metadata") or {}
-        return {
-            "entries": [e.as_list() for e in entries],
-            "row": [crop_name, label, sid, model_version, _text(meta.get("subject_id")), _text(meta.get("camera"))],
-            "meta": metadata_line(screening, label, files),
-        }
+        meta = (screening.get("feedback") or {}).get("metadata") or {}
+        row = None
+        if label is not None and crop is not None:  # labels.csv: the confirmed crops (a training file)
+            row = [files["crop"], label, sid, model_version, _text(meta.get("subject_id")), _text(meta.get("camera"))]
+        return {"entries": [e.as_list() for e in entries], "row": row, "meta": metadata_line(screening, label, files)}
 
     def _closing(self, record: dict[str, Any], current: list[dict[str, Any]], at: int, dos: tuple[int, int]) -> bytes:
         """labels.csv, metadata.jsonl and the central directory over every part's entries."""
@@ -244,8 +256,9 @@ class ExportBuilder:
         entries = [Entry(name, 0, 0, offset) for name, offset in directory_offsets()]
         for item in items:
             entries += [Entry.from_list(e) for e in item["entries"]]
-            row = list(item["row"])  # a part saved by an older step may carry fewer columns
-            writer.writerow(row + [""] * (len(LABELS_COLUMNS) - len(row)))
+            if item.get("row"):  # none: an unconfirmed screening of a clinician's own export
+                row = list(item["row"])  # a part saved by an older step may carry fewer columns
+                writer.writerow(row + [""] * (len(LABELS_COLUMNS) - len(row)))
             meta.write(json.dumps(item["meta"], separators=(",", ":")) + "\n")
         tail = bytearray()
         entries.append(write_entry(tail, "labels.csv", labels.getvalue().encode(), at, dos))
