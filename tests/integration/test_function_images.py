@@ -75,7 +75,8 @@ def inference_image(tmp_path_factory) -> tuple[Path, Path]:
     venv = image_venv(ROOT / "inference_fn" / "requirements.txt")
     task = tmp_path_factory.mktemp("task")
     shutil.copytree(ROOT / "layers" / "papila", task / "papila", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "inference_fn" / "handler.py", task / "handler.py")
+    for handler in ("handler.py", "compare.py"):  # the inference and the compare function's commands
+        shutil.copy(ROOT / "inference_fn" / handler, task / handler)
     model = task / "opt-model"
     model.mkdir()
     dockerfile = (ROOT / "inference_fn" / "Dockerfile").read_text()
@@ -127,7 +128,8 @@ def services(tmp_path_factory) -> Any:
 
 
 def run_handler(python: Path, task: Path, services: dict[str, Any], bodies: list[str], *,
-                handler: str = "handler", pythonpath: Path | None = None) -> dict[str, Any]:
+                handler: str = "handler", pythonpath: Path | None = None,
+                extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """The function's interpreter runs `<handler>.handler` on one SQS batch, as Lambda would."""
     event = {"Records": [{
         "messageId": str(uuid.uuid4()), "receiptHandle": "rh", "body": body,
@@ -136,6 +138,7 @@ def run_handler(python: Path, task: Path, services: dict[str, Any], bodies: list
         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:papila-image-test", "awsRegion": "us-east-1",
     } for body in bodies]}
+    extra_env = extra_env or {}
     script = (f"import json, sys\nimport {handler} as handler\n"
               "class Context:\n"
               "    function_name = 'InferenceFunction'\n"
@@ -147,7 +150,8 @@ def run_handler(python: Path, task: Path, services: dict[str, Any], bodies: list
            "EXPORT_QUEUE_URL": services["export_queue"],
            "MONGODB_URI": services["mongo_uri"], "MONGODB_DB": DB, "FUNCTION_TIMEOUT": "30",
            "MAX_RECEIVE_COUNT": "3", "MODEL_PATH": str(task / "opt-model" / "papila_vgg19_int8.tflite"),
-           "POWERTOOLS_SERVICE_NAME": "papila", **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
+           "POWERTOOLS_SERVICE_NAME": "papila", **({"PYTHONPATH": str(pythonpath)} if pythonpath else {}),
+           **extra_env}
     done = subprocess.run([str(python), "-c", script], cwd=task, env=env, input=json.dumps(event),
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -187,6 +191,42 @@ def test_the_inference_image_screens_a_photo_with_only_its_requirements(
     assert run_handler(python, task, services, [json.dumps({"papila_export": stray})]) == {"batchItemFailures": []}
     assert services["mongo"].exports.find_one({"_id": stray})["status"] == "queued"
 
+
+def test_the_compare_function_grades_with_both_models_in_the_inference_image(
+        inference_image: tuple[Path, Path], services: dict[str, Any]) -> None:
+    """The compare function is the inference image with another command: with only the image's requirements
+    it grades a confirmed screening with a registered candidate and with the baked model."""
+    from papila.core import comparisons, keys, records
+
+    python, task = inference_image
+    endpoint = {"endpoint_url": services["endpoint"], "aws_access_key_id": "test", "aws_secret_access_key": "test",
+                "region_name": "us-east-1"}
+    boto3.client("ssm", **endpoint).put_parameter(Name="papila-image-test-model", Value="baked", Type="String",
+                                                  Overwrite=True)
+    card = json.loads((ROOT / "weights" / "model.json").read_text())
+    for name in ("papila_vgg19_int8.tflite", "papila_disc_cup.tflite"):
+        services["s3"].put_object(Bucket=BUCKET, Key=f"models/img-v2/{name}", Body=(ROOT / "weights" / name).read_bytes())
+    services["s3"].put_object(Bucket=BUCKET, Key="models/img-v2/model.json",
+                              Body=json.dumps({**card, "model_version": "img-v2"}).encode())
+    services["s3"].put_object(Bucket=BUCKET, Key="models/img-v2/comparison.json",
+                              Body=json.dumps(comparisons.requested("img-v2", "baked")).encode())
+    sid = records.new_id()
+    key = keys.original_key(sid, "jpg")
+    services["s3"].put_object(Bucket=BUCKET, Key=key, Body=encode(make_fundus(1000, 800, seed=9)))
+    record = records.new_record(screening_id=sid, filename="eye.jpg", content_type="image/jpeg", original_key=key,
+                                status=records.Status.DONE, crop=None, consent={"accepted": True}, size=1)
+    services["mongo"].screenings.insert_one({**record, "feedback": {
+        "true_label": "glaucoma", "metadata": {"camera": "image-test"}}})
+
+    answer = run_handler(python, task, services, [comparisons.message("img-v2")], handler="compare",
+                         extra_env={"MODEL_PARAMETER": "papila-image-test-model"})
+    assert answer == {"batchItemFailures": []}
+    stored = json.loads(services["s3"].get_object(Bucket=BUCKET, Key="models/img-v2/comparison.json")["Body"].read())
+    assert stored["status"] == "done", stored
+    assert [m["model_version"] for m in stored["models"]] == ["img-v2", card["model_version"]]
+    # the same weights under two names: the same probabilities, so the same figures
+    assert stored["models"][0]["by_camera"] == stored["models"][1]["by_camera"]
+    assert stored["models"][0]["by_camera"]["image-test"]["n"] >= 1
 
 def test_the_export_function_builds_an_export_in_steps_with_only_its_requirements(
         export_function: tuple[Path, Path], services: dict[str, Any]) -> None:
