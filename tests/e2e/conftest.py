@@ -1,4 +1,4 @@
-"""Fixtures of the admin panel's browser tests: Debian's Chromium, and a fresh context at `#/admin`."""
+"""Fixtures of the browser tests: Debian's Chromium, and fresh contexts at a route of the SPA."""
 
 from __future__ import annotations
 
@@ -21,16 +21,31 @@ def browser():
 
 
 @pytest.fixture
-def admin_page(browser, spa_url, request):
-    """A fresh browser context (no stored session) at `#/admin`, with its console saved afterwards."""
+def open_page(browser, spa_url, request):
+    """Opens the built SPA at a hash route in a fresh browser context (no stored session), with each page's
+    console saved afterwards."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(locale="en-US", viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    console: list[str] = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-    page.goto(f"{spa_url.rstrip('/')}/#/admin")
-    yield page
-    (ARTIFACTS / f"{request.node.name}-console.log").write_text("\n".join(console), encoding="utf-8")
-    context.close()
+    opened = []
+
+    def _open(route: str):
+        context = browser.new_context(locale="en-US", viewport=DESKTOP)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        console: list[str] = []
+        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+        page.goto(f"{spa_url.rstrip('/')}/{route}")
+        opened.append((context, console))
+        return page
+
+    yield _open
+    for index, (context, console) in enumerate(opened):
+        suffix = f"-{index}" if index else ""
+        (ARTIFACTS / f"{request.node.name}-console{suffix}.log").write_text("\n".join(console), encoding="utf-8")
+        context.close()
+
+
+@pytest.fixture
+def admin_page(open_page):
+    """The admin panel (`#/admin`), signed out."""
+    return open_page("#/admin")

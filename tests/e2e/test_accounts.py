@@ -12,7 +12,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import ARTIFACTS, DESKTOP
+from tests.e2e.browser import ARTIFACTS
 from tests.e2e.test_admin import request_json
 from tests.e2e.test_spa import (
     RESULT_TIMEOUT_MS,
@@ -30,23 +30,8 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"account-{name}.png"), full_page=True)
 
 
-@pytest.fixture
-def account_page(browser, spa_url, request):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(locale="en-US", viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    console: list[str] = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-    page.goto(f"{spa_url.rstrip('/')}/#/signup")
-    yield page
-    (ARTIFACTS / f"{request.node.name}-console.log").write_text("\n".join(console), encoding="utf-8")
-    context.close()
-
-
-def test_sign_up_verify_sign_in_screen_see_it_and_delete_it(account_page, api_url, fundus_png_path, mongo):
-    page = account_page
+def test_sign_up_verify_sign_in_screen_see_it_and_delete_it(open_page, api_url, fundus_png_path, mongo):
+    page = open_page("#/signup")
     email = f"e2e-{uuid.uuid4().hex[:10]}@example.org"
     signup = page.get_by_test_id("account-signup")
     signup.get_by_label("Email", exact=True).fill(email)

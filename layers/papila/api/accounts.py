@@ -16,19 +16,19 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from papila.adapters.audit import Action, AuditLog
-from papila.adapters.aws import ImageBucket, WorkQueue
-from papila.adapters.mongo import Exports, ScreeningStore
+from papila.adapters.audit import Action
+from papila.adapters.aws import WorkQueue
 from papila.api.admin import ListQuery, decode_cursor, encode_cursor, present_export
 from papila.api.auth import Principal
 from papila.api.errors import ApiError
 from papila.api.reply import Reply
 from papila.api.responses import Me, ScreeningPage, present
 from papila.api.screenings import access_of, refused
+from papila.api.stores import Stores, require_id
 from papila.config import PerContainer, Settings
 from papila.core import access
 from papila.core.exports import ExportStatus, export_key
-from papila.core.records import is_valid_id, secret_matches
+from papila.core.records import secret_matches
 from papila.usecases.export import send_step
 from papila.usecases.retention import erase_screening
 
@@ -45,51 +45,13 @@ class MyListQuery(ListQuery):
     limit: Annotated[int, Field(ge=1, le=200)] = DEFAULT_LIMIT
 
 
-def _require_id(value: str, what: str = "screening") -> str:
-    if not is_valid_id(value):
-        raise ApiError(400, "invalid_id", f"The {what} id is not a valid UUID.")
-    return value
-
 
 def owner_actor(who: Principal | None, via: str) -> dict[str, Any]:
     """The audit log's actor of a clinician's own action: the token's sub (None: the secret alone)."""
     return {"sub": who.sub if who else None, "via": via}
 
 
-class AccountService:
-    def __init__(self, settings: Settings, *, store: ScreeningStore | None = None,
-                 bucket: ImageBucket | None = None) -> None:
-        self.settings = settings
-        self._store = store
-        self.bucket = bucket or ImageBucket(settings.uploads_bucket)
-
-    @property
-    def store(self) -> ScreeningStore:
-        # Connected on first use, with the audit and export collections; a failure is retried next request.
-        if self._store is None:
-            s = self.settings
-            store = ScreeningStore.connect(s.mongodb_uri, s.mongodb_db)
-            self._audit = AuditLog.connect(s.mongodb_uri, s.mongodb_db)
-            self._exports = Exports.connect(s.mongodb_uri, s.mongodb_db)
-            self._store = store
-        return self._store
-
-    @property
-    def audit(self) -> AuditLog:
-        _ = self.store  # connected together
-        return self._audit
-
-    @property
-    def exports(self) -> Exports:
-        _ = self.store
-        return self._exports
-
-    def _record(self, screening_id: str) -> dict[str, Any]:
-        record = self.store.get(_require_id(screening_id))
-        if record is None:
-            raise ApiError(404, "not_found", "No screening has this id.")
-        return record
-
+class AccountService(Stores):
     # --- GET /api/me
 
     def me(self, who: Principal) -> Reply:
@@ -166,7 +128,7 @@ class AccountService:
 
     def get_export(self, export_id: str, who: Principal) -> Reply:
         """One of the caller's own exports (anyone else's, or an admin's, is not found)."""
-        record = self.exports.get(_require_id(export_id, "export"))
+        record = self.exports.get(require_id(export_id, "export"))
         if record is None or (record.get("filters") or {}).get("owner") != who.sub:
             raise ApiError(404, "not_found", "No export of yours has this id.")
         url = None

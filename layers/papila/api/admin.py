@@ -16,9 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from papila.adapters.audit import Action, AuditLog
-from papila.adapters.aws import ImageBucket, WorkQueue
-from papila.adapters.mongo import Exports, ScreeningStore
+from papila.adapters.audit import Action
+from papila.adapters.aws import WorkQueue
 from papila.api.auth import Principal
 from papila.api.errors import ApiError
 from papila.api.reply import Reply
@@ -33,6 +32,7 @@ from papila.api.responses import (
     ReviewQueue,
     screening_fields,
 )
+from papila.api.stores import Stores, require_id
 from papila.config import PerContainer, Settings
 from papila.core import keys, monitoring
 from papila.core.exports import ExportStatus, export_key
@@ -276,46 +276,8 @@ def present_export(record: dict[str, Any], download_url: str | None = None, *,
 # ---------------------------------------------------------------- the use cases
 
 
-def _require_id(value: str, what: str = "screening") -> str:
-    if not is_valid_id(value):
-        raise ApiError(400, "invalid_id", f"The {what} id is not a valid UUID.")
-    return value
 
-
-class AdminService:
-    def __init__(self, settings: Settings, *, store: ScreeningStore | None = None,
-                 bucket: ImageBucket | None = None) -> None:
-        self.settings = settings
-        self._store = store
-        self.bucket = bucket or ImageBucket(settings.uploads_bucket)
-
-    @property
-    def store(self) -> ScreeningStore:
-        # Connected on first use, with the audit and export indexes; a failure is retried next request.
-        if self._store is None:
-            s = self.settings
-            store = ScreeningStore.connect(s.mongodb_uri, s.mongodb_db)
-            self._audit, self._exports = AuditLog.connect(s.mongodb_uri, s.mongodb_db), Exports.connect(
-                s.mongodb_uri, s.mongodb_db)
-            self._store = store
-        return self._store
-
-    @property
-    def audit(self) -> AuditLog:
-        _ = self.store  # connected together
-        return self._audit
-
-    @property
-    def exports(self) -> Exports:
-        _ = self.store
-        return self._exports
-
-    def _record(self, screening_id: str) -> dict[str, Any]:
-        record = self.store.get(_require_id(screening_id))
-        if record is None:
-            raise ApiError(404, "not_found", "No screening has this id.")
-        return record
-
+class AdminService(Stores):
     # --- GET /api/admin/screenings
 
     def list_screenings(self, params: dict[str, str], who: Principal) -> Reply:
@@ -480,7 +442,7 @@ class AdminService:
     # --- GET /api/admin/exports/{id}
 
     def get_export(self, export_id: str, who: Principal) -> Reply:
-        record = self.exports.get(_require_id(export_id, "export"))
+        record = self.exports.get(require_id(export_id, "export"))
         if record is None:
             raise ApiError(404, "not_found", "No export has this id.")
         url = None

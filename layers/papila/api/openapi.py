@@ -349,16 +349,7 @@ def _with_accounts(paths: dict[str, Any]) -> dict[str, Any]:
         "200": _json(_ref("ScreeningPage"), "A page of screenings, with their feedback."),
         "400": _error("A bad query parameter (`invalid_request` with `details`) or cursor (`invalid_cursor`)."),
     })
-    listing["parameters"] = [
-        _query("status", _enum(*(str(s) for s in Status)), "Status."),
-        _query("label", _enum(*get_args(ModelLabel)), "The model's result label."),
-        _query("true_label", _enum(*get_args(TrueLabel)), "The feedback's label."),
-        _query("feedback", _enum("given", "missing"), "Whether feedback was given."),
-        _query("from", {"type": "string"}, "Created at or after: ISO-8601 date or date-time."),
-        _query("to", {"type": "string"}, "Created at or before: ISO-8601 date (the whole day) or date-time."),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}, "Page size."),
-        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
-    ]
+    listing["parameters"] = _listing_query(20)
     export = _user_op("myCreateExport", "Export all of the caller's screenings as a zip (audited)", {
         "202": _json(_ref("Export"), "Queued: poll its `links.self`."),
         "503": _error("Exports are not configured on this server (`export_unavailable`)."),
@@ -416,6 +407,20 @@ def _enum(*values: str) -> dict[str, Any]:
     return {"type": "string", "enum": list(values)}
 
 
+def _listing_query(page_size: int) -> list[dict[str, Any]]:
+    """The query parameters of a screening list (the admin's and the caller's own): filters and cursor."""
+    return [
+        _query("status", _enum(*(str(s) for s in Status)), "Status."),
+        _query("label", _enum(*get_args(ModelLabel)), "The model's result label."),
+        _query("true_label", _enum(*get_args(TrueLabel)), "The feedback's label."),
+        _query("feedback", _enum("given", "missing"), "Whether feedback was given."),
+        _query("from", {"type": "string"}, "Created at or after: ISO-8601 date or date-time."),
+        _query("to", {"type": "string"}, "Created at or before: ISO-8601 date (the whole day) or date-time."),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": page_size}, "Page size."),
+        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
+    ]
+
+
 def _admin_paths() -> dict[str, Any]:
     from papila.api.admin import MONITORED_CAP
     from papila.core.exports import LABELS_COLUMNS
@@ -425,16 +430,7 @@ def _admin_paths() -> dict[str, Any]:
         "200": _json(_ref("AdminScreeningPage"), "A page of screenings."),
         "400": _error("A bad query parameter (`invalid_request` with `details`) or cursor (`invalid_cursor`)."),
     })
-    listing["parameters"] = [
-        _query("status", _enum(*(str(s) for s in Status)), "Status."),
-        _query("label", _enum(*get_args(ModelLabel)), "The model's result label."),
-        _query("true_label", _enum(*get_args(TrueLabel)), "The feedback's label."),
-        _query("feedback", _enum("given", "missing"), "Whether feedback was given."),
-        _query("from", {"type": "string"}, "Created at or after: ISO-8601 date or date-time."),
-        _query("to", {"type": "string"}, "Created at or before: ISO-8601 date (the whole day) or date-time."),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size."),
-        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
-    ]
+    listing["parameters"] = _listing_query(50)
     create_export = _admin_op("adminCreateExport", "Export the confirmed-label screenings as a training zip", {
         "202": _json(_ref("Export"), "Queued: poll its `links.self`."),
         "400": INVALID,

@@ -44,6 +44,7 @@ from papila.api.responses import (
     present,
     screening_fields,
 )
+from papila.api.stores import require_id
 from papila.config import PerContainer, Settings
 from papila.core import imaging, keys
 from papila.core.access import Access, Refusal, decide
@@ -51,7 +52,6 @@ from papila.core.imaging import Crop, ImageError
 from papila.core.records import (
     TERMINAL,
     Status,
-    is_valid_id,
     jsonable,
     new_id,
     new_record,
@@ -141,12 +141,6 @@ def seed_crop(
     side = max(w, h, MIN_CROP)
     cx, cy = data.x * sx + w / 2, data.y * sy + h / 2
     return Crop(round(cx - side / 2), round(cy - side / 2), round(side))
-
-
-def _require_id(screening_id: str) -> str:
-    if not is_valid_id(screening_id):
-        raise ApiError(400, "invalid_id", "The screening id is not a valid UUID.")
-    return screening_id
 
 
 def _not_ready(record: dict[str, Any], what: str) -> ApiError:
@@ -253,7 +247,7 @@ class ScreeningService:
         return self._store
 
     def _record(self, screening_id: str) -> dict[str, Any]:
-        sid = _require_id(screening_id)  # before the database is touched
+        sid = require_id(screening_id)  # before the database is touched
         record = self.store.get(sid)
         if record is None:
             raise ApiError(404, "not_found", "No screening has this id.")
