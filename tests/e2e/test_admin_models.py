@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.test_admin import RESULT_TIMEOUT_S, request_json, shot
 from tests.fundus import encode, make_fundus
+from tests.integration.cloudclient import papila_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -32,14 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CANDIDATE = "e2e-candidate"
 COMPARE_TIMEOUT_MS = 240_000
 CAMERA = "E2E camera"
-
-
-def papila_model(cloud: Any, *args: str) -> dict[str, Any]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **cloud.env}
-    run = subprocess.run([sys.executable, "-m", "papila.cli", "model", *args, "--json"], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=120, check=False)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def confirmed_screening(api: str, seed: int, label: str | None) -> str:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -150,3 +153,13 @@ def supervised_cloud(base_port: int, state_dir: Path, run_dir: Path, mongo_db: s
         stop.set()
         thread.join(timeout=180)
         cloud.stop(save=False)
+
+
+def papila_model(cloud: Any, *args: str) -> dict[str, Any]:
+    """`papila model ARGS --json` against the cloud (its bucket and pointer), as an operator runs it."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **cloud.env}
+    run = subprocess.run([sys.executable, "-m", "papila.cli", "model", *args, "--json"], env=env,
+                         cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])

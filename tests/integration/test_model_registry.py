@@ -7,10 +7,7 @@ No image is rebuilt and no runner restarted."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,20 +15,12 @@ from typing import Any
 import pytest
 
 from infra.localcloud import MODEL_CHECK_S
-from tests.integration.cloudclient import ApiClient
+from tests.integration.cloudclient import ApiClient, papila_model
 
 pytestmark = pytest.mark.timeout(300)
 
 ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "weights"
-
-
-def _papila(cloud: Any, *args: str) -> dict[str, Any]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **cloud.env}
-    run = subprocess.run([sys.executable, "-m", "papila.cli", "model", *args, "--json"], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=120, check=False)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def test_a_promoted_version_grades_the_next_screening_and_rolls_back(
@@ -42,7 +31,7 @@ def test_a_promoted_version_grades_the_next_screening_and_rolls_back(
     card = json.loads((release / "model.json").read_text())
     (release / "model.json").write_text(json.dumps({**card, "model_version": "it-v2"}))
 
-    assert _papila(cloud, "register", str(release), "--promote") == {"registered": "it-v2", "previous": "baked"}
+    assert papila_model(cloud, "register", str(release), "--promote") == {"registered": "it-v2", "previous": "baked"}
     try:
         time.sleep(MODEL_CHECK_S + 1)  # every warm worker looks at the pointer again on its next batch
         record = api_client.screen_presigned(fundus_image_bytes, "left_eye.jpg", "image/jpeg")
@@ -51,8 +40,8 @@ def test_a_promoted_version_grades_the_next_screening_and_rolls_back(
         served = api_client.http.get(api_client.url("/api/model"), timeout=10).json()
         assert served["model_version"] == "it-v2" and served["serving"] == "registry"
     finally:
-        assert _papila(cloud, "promote", "baked")["previous"] == "it-v2"
+        assert papila_model(cloud, "promote", "baked")["previous"] == "it-v2"
         time.sleep(MODEL_CHECK_S + 1)
     record = api_client.screen_presigned(fundus_image_bytes, "left_eye.jpg", "image/jpeg")
     assert record["result"]["model_version"] == baked
-    assert _papila(cloud, "list")["serving"] == "baked"
+    assert papila_model(cloud, "list")["serving"] == "baked"

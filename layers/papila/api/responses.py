@@ -305,12 +305,11 @@ Measured = Annotated[Number | None, Field(description="null: not measurable (one
 Camera = Annotated[str, Field(description='the feedback metadata\'s camera; "(unknown)" when none was given')]
 
 
-class MonitoringPoint(Body):
-    """Confirmed cases of one period, model version and camera, and the model's figures on them: AUC,
-    sensitivity and specificity as `papila evaluate` computes them (at each result's stored threshold), and
-    the share whose model label is the confirmed one."""
+class MonitoringFigures(Body):
+    """Confirmed cases of one model version and camera, and the model's figures on them: AUC, sensitivity
+    and specificity as `papila evaluate` computes them (at each result's stored threshold), and the share
+    whose model label is the confirmed one."""
 
-    start: Annotated[Day, Field(description="the period's first day (UTC): a Monday, or the 1st of a month")]
     model_version: str
     camera: Camera
     confirmed: int
@@ -320,6 +319,12 @@ class MonitoringPoint(Body):
     sensitivity: Measured
     specificity: Measured
     agreement: Measured
+
+
+class MonitoringPoint(MonitoringFigures):
+    """The figures of one period."""
+
+    start: Annotated[Day, Field(description="the period's first day (UTC): a Monday, or the 1st of a month")]
 
 
 class MonitoringExpected(Body):
@@ -330,18 +335,9 @@ class MonitoringExpected(Body):
     specificity: Measured
 
 
-class MonitoringVersion(Body):
+class MonitoringVersion(MonitoringFigures):
     """The figures of a model version on one camera over the whole range, beside its card's."""
 
-    model_version: str
-    camera: Camera
-    confirmed: int
-    glaucoma: int
-    normal: int
-    auc: Measured
-    sensitivity: Measured
-    specificity: Measured
-    agreement: Measured
     expected: Annotated[MonitoringExpected | None, Field(description="null: no card of this version")]
 
 
