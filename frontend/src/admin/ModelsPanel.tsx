@@ -7,6 +7,7 @@ import { ConfirmDialog } from './ConfirmDialog';
 import type { Comparison, ModelList, ModelVersion } from './dataLoop';
 import { formatDateTime, formatMetric, formatPercent } from './format';
 import { comparisonStatusText, versionName } from './labels';
+import { useAdminLoad } from './useAdminLoad';
 
 interface ModelsPanelProps {
   api: AdminApi;
@@ -40,8 +41,6 @@ interface Shown {
  */
 export function ModelsPanel({ api, onAuthError, comparisonPollMs = 3000 }: ModelsPanelProps) {
   const { t, language } = useI18n();
-  const [list, setList] = useState<ModelList | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
   const [notice, setNotice] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
@@ -54,24 +53,7 @@ export function ModelsPanel({ api, onAuthError, comparisonPollMs = 3000 }: Model
   const noticeRef = useRef<HTMLParagraphElement>(null);
   const focusNotice = useRef(false);
 
-  useEffect(() => {
-    let current = true;
-    setLoadError(null);
-    api.listModels().then(
-      (answer) => {
-        if (!current) return;
-        setList(answer);
-      },
-      (caught: unknown) => {
-        if (!current || onAuthError(caught)) return;
-        setLoadError(t('admin.loadFailed', { message: errorText(caught) }));
-      },
-    );
-    return () => {
-      current = false;
-    };
-    // `t` and `onAuthError` are left out: a language switch must not refetch.
-  }, [api, attempt]);
+  const { data: list, error: loadError } = useAdminLoad<ModelList>(() => api.listModels(), [api, attempt], onAuthError);
 
   useEffect(() => {
     if (notice && focusNotice.current) {

@@ -1,4 +1,4 @@
-import { useEffect, useId, useMemo, useState } from 'react';
+import { useId, useMemo, useState } from 'react';
 import { useI18n } from '../i18n/I18nContext';
 import type { AdminApi } from './adminClient';
 import {
@@ -14,6 +14,7 @@ import {
 import { formatCount, formatMetric, formatPeriodStart } from './format';
 import { hasMessage } from './labels';
 import { StackedBarChart, TrendChart } from './LazyCharts';
+import { useAdminLoad } from './useAdminLoad';
 
 interface MonitoringPanelProps {
   api: AdminApi;
@@ -31,33 +32,10 @@ export function MonitoringPanel({ api, onAuthError }: MonitoringPanelProps) {
   const { t, language } = useI18n();
   const [period, setPeriod] = useState<MonitoringPeriod>('month');
   const [camera, setCamera] = useState('');
-  const [data, setData] = useState<Monitoring | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
   const cameraId = useId();
 
-  useEffect(() => {
-    let current = true;
-    setLoading(true);
-    setError(null);
-    api.getMonitoring(period).then(
-      (answer) => {
-        if (!current) return;
-        setData(answer);
-        setLoading(false);
-      },
-      (caught: unknown) => {
-        if (!current) return;
-        setLoading(false);
-        if (!onAuthError(caught)) setError(t('admin.loadFailed', { message: caught instanceof Error ? caught.message : String(caught) }));
-      },
-    );
-    return () => {
-      current = false;
-    };
-    // `t` and `onAuthError` are left out: a language switch must not refetch.
-  }, [api, period, attempt]);
+  const { data, loading, error } = useAdminLoad<Monitoring>(() => api.getMonitoring(period), [api, period, attempt], onAuthError);
 
   const cameras = useMemo(() => (data ? monitoringCameras(data) : []), [data]);
   const selectedCamera = camera && cameras.includes(camera) ? camera : null;

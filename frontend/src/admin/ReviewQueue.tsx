@@ -7,6 +7,7 @@ import { REVIEW_LABELS, type ReviewItem, type ReviewLabel, type ReviewQueue as Q
 import { formatDateTime, formatPercent } from './format';
 import { hasMessage, labelText } from './labels';
 import { screeningHref } from './ScreeningList';
+import { useAdminLoad } from './useAdminLoad';
 
 interface ReviewQueueProps {
   api: AdminApi;
@@ -38,30 +39,10 @@ function Thumbnail({ src, alt }: { src: string; alt: string }) {
 export function ReviewQueue({ api, onAuthError, limit = 20 }: ReviewQueueProps) {
   const { t, language } = useI18n();
   const publicApi = useApi();
-  const [queue, setQueue] = useState<Queue | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
   const [states, setStates] = useState<Record<string, ItemState>>({});
-
-  useEffect(() => {
-    let current = true;
-    setError(null);
-    api.getReviewQueue(limit).then(
-      (answer) => {
-        if (!current) return;
-        setQueue(answer);
-        setStates({});
-      },
-      (caught: unknown) => {
-        if (!current || onAuthError(caught)) return;
-        setError(t('admin.loadFailed', { message: caught instanceof Error ? caught.message : String(caught) }));
-      },
-    );
-    return () => {
-      current = false;
-    };
-    // `t` and `onAuthError` are left out: a language switch must not refetch.
-  }, [api, limit, attempt]);
+  const { data: queue, error } = useAdminLoad<Queue>(() => api.getReviewQueue(limit), [api, limit, attempt], onAuthError);
+  useEffect(() => setStates({}), [queue]); // a queue loaded again starts with no item reviewed
 
   const update = (id: string, next: ItemState) => setStates((previous) => ({ ...previous, [id]: next }));
 
