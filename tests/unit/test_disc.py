@@ -58,13 +58,14 @@ class PointSegmenter:
 
     def __init__(self, image: Image.Image, centre: tuple[float, float], diameter: float) -> None:
         self.image, self.centre, self.diameter = image, centre, diameter
+        self.cup = 0.4  # cup radius / disc radius
         self.squares: list[Crop] = []
 
     def segment(self, crop: np.ndarray) -> np.ndarray:
         square = self.squares[-1]
         scale = S / square.size
         return _masks((self.centre[0] - square.x) * scale, (self.centre[1] - square.y) * scale,
-                      self.diameter / 2 * scale)
+                      self.diameter / 2 * scale, cup=self.cup)
 
 
 @pytest.fixture
@@ -130,3 +131,54 @@ def test_a_flat_picture_gives_no_candidates_and_is_refused(segmenter):
     flat = Image.new("RGB", (640, 480), (150, 60, 30))
     outcome = pipeline.disc_crop(flat, None, segmenter)
     assert isinstance(outcome, pipeline.Rejected) and outcome.code == "disc_not_found"
+
+
+def _far_candidates(image):
+    """The locator's candidates, all far from the disc (as on photos whose disc sits at the field's edge)."""
+    from papila.core.locate import LocateResult
+
+    return [LocateResult(Crop(50, 50, 288), 0.5, (194.0, 194.0), 120.0),
+            LocateResult(Crop(50, 450, 288), 0.0, (194.0, 594.0), 120.0)]
+
+
+def test_a_disc_the_candidates_miss_is_found_by_searching_the_field(monkeypatch, segmenter):
+    monkeypatch.setattr(pipeline, "candidates", _far_candidates)
+    outcome = pipeline.disc_crop(segmenter.image, None, segmenter)
+    assert not isinstance(outcome, pipeline.Rejected)
+    crop, source, disc = outcome
+    assert source == "auto" and abs(disc.cx - 700) < 5 and abs(disc.cy - 380) < 5
+    assert abs(crop.size - discs.SIDE_PER_DISC * 120) <= 8
+
+
+def test_the_field_grid_covers_the_field_only():
+    from papila.core.locate import field_grid
+
+    photo = Image.new("RGB", (800, 800), (0, 0, 0))
+    ImageDraw.Draw(photo).ellipse((100, 100, 700, 700), fill=(150, 60, 30))
+    squares = field_grid(photo, 100.0, 0.8, 2.4)
+    centres = [(c.x + c.size / 2, c.y + c.size / 2) for c in squares]
+    assert squares and all(abs(c.size - 240) <= 1 for c in squares)
+    assert all(np.hypot(x - 400, y - 400) <= 310 for x, y in centres)  # none in the black surround
+    assert any(np.hypot(x - 400, y - 400) >= 250 for x, y in centres)  # the field's rim is searched
+
+
+@pytest.mark.parametrize("expected, cup, why", [
+    (80.0, 0.4, "a 120 px disc where the field implies 80 px: a bright patch"),
+    (250.0, 0.4, "a 120 px disc where the field implies 250 px"),
+    (120.0, 0.2, "no cup (4 % of the disc): a round reflection"),
+])
+def test_what_the_search_finds_must_look_more_like_a_disc_than_a_candidate(segmenter, expected, cup, why):
+    segmenter.cup = cup
+    squares = [Crop(560, 240, 300)]
+    assert discs.verified_disc(segmenter.image, squares, segmenter, expected=expected) is not None, why
+    assert discs.searched_disc(segmenter.image, squares, segmenter, expected) is None, why
+
+
+def test_the_search_keeps_the_disc_the_segmenter_is_surest_of(monkeypatch, segmenter):
+    # On HYGD a glare on the field's rim was paler than the disc, but segmented with less confidence.
+    glare = discs.Disc(740, 1093, 120, 120, confidence=0.86, cup=0.6, contrast=1.19)
+    disc = discs.Disc(882, 516, 130, 120, confidence=0.91, cup=0.7, contrast=1.08)
+    found = {1: glare, 2: disc}
+    monkeypatch.setattr(discs, "_verified", lambda image, crop, *args, **kw: found[crop.x])
+    squares = [Crop(1, 0, 300), Crop(2, 0, 300)]
+    assert discs.searched_disc(segmenter.image, squares, segmenter, 120.0) is disc

@@ -45,6 +45,7 @@ class Disc:
     width: float
     confidence: float
     cup: float = 0.0
+    contrast: float = 0.0  # disc luminance over the ring around it
 
     def as_dict(self) -> dict[str, float]:
         return {"x": round(self.cx, 1), "y": round(self.cy, 1), "height": round(self.height, 1),
@@ -134,11 +135,12 @@ def find_in_square(image: Image.Image, crop: Crop, segmenter: Segmenter) -> Disc
     surround, or None."""
     rgb, masks = segment_square(image, crop, segmenter)
     shape = measure(masks)
-    if shape is None or contrast(rgb, shape) < MIN_CONTRAST:
+    paler = contrast(rgb, shape) if shape else 0.0
+    if shape is None or paler < MIN_CONTRAST:
         return None
     scale = crop.size / segmenter.input_size
     return Disc(crop.x + shape.cx * scale, crop.y + shape.cy * scale, shape.height * scale, shape.width * scale,
-                shape.confidence, shape.cup)
+                shape.confidence, shape.cup, paler)
 
 
 def around(cx: float, cy: float, side: float) -> Crop:
@@ -156,21 +158,49 @@ def verified_disc(image: Image.Image, squares: list[Crop], segmenter: Segmenter,
     centred square (the locator's candidates); a user's square is trusted to hold the disc, so its
     first measure stands when the centred square, padded black beyond a tight crop, shows none."""
     for crop in squares:
-        disc = find_in_square(image, crop, segmenter)
-        if disc is None:
-            continue
-        size = max(disc.height, disc.width)
-        if expected:
-            size = float(np.clip(size, 0.7 * expected, 1.4 * expected))
-        refined = find_in_square(image, around(disc.cx, disc.cy, 2.0 * size), segmenter)
-        if refined is None:  # a disc holds up when looked at again, centred; a bright patch seldom does
-            if recheck:
-                continue
-            refined = disc
-        if expected and not 0.4 * expected <= refined.height <= 2.6 * expected:
-            continue
-        return refined
+        disc = _verified(image, crop, segmenter, expected, recheck)
+        if disc is not None:
+            return disc
     return None
+
+
+def _verified(image: Image.Image, crop: Crop, segmenter: Segmenter, expected: float | None,
+              recheck: bool) -> Disc | None:
+    disc = find_in_square(image, crop, segmenter)
+    if disc is None:
+        return None
+    size = max(disc.height, disc.width)
+    if expected:
+        size = float(np.clip(size, 0.7 * expected, 1.4 * expected))
+    refined = find_in_square(image, around(disc.cx, disc.cy, 2.0 * size), segmenter)
+    if refined is None:  # a disc holds up when looked at again, centred; a bright patch seldom does
+        if recheck:
+            return None
+        refined = disc
+    if expected and not 0.4 * expected <= refined.height <= 2.6 * expected:
+        return None
+    return refined
+
+
+# The search over the whole field (`searched_disc`) has no locator's peak behind it, so what it finds must
+# look more like a disc than a candidate must: of the size the field implies, with a cup.
+SEARCH_STEP, SEARCH_SIDE = 0.8, 2.4  # in expected disc diameters
+SEARCH_HEIGHT = (0.6, 1.3)  # disc height / expected diameter (HYGD's bright patches measured >= 1.37)
+SEARCH_MIN_CUP = 0.1
+
+
+def searched_disc(image: Image.Image, squares: list[Crop], segmenter: Segmenter, expected: float) -> Disc | None:
+    """When no locator candidate holds a verified disc: every square of a grid over the field (discs near
+    the field's edge, which the locator's eroded field misses), verified as a candidate is, then held to
+    the stricter rule; the one the segmenter is surest of wins (on HYGD a glare on the field's rim was paler
+    than the disc, but segmented with less confidence)."""
+    found = []
+    for crop in squares:
+        disc = _verified(image, crop, segmenter, expected, recheck=True)
+        if (disc is not None and SEARCH_HEIGHT[0] * expected <= disc.height <= SEARCH_HEIGHT[1] * expected
+                and disc.cup >= SEARCH_MIN_CUP):
+            found.append(disc)
+    return max(found, key=lambda d: d.confidence, default=None)
 
 
 def user_squares(crop: Crop) -> list[Crop]:

@@ -139,3 +139,18 @@ def candidates(image: Image.Image, count: int = 10) -> list[LocateResult]:
         found.append(LocateResult(crop=crop, confidence=round(confidence, 3), center=centre,
                                   disc_diameter=disc_d * scale))
     return found
+
+
+def field_grid(image: Image.Image, disc_diameter: float, step: float, side: float) -> list[Crop]:
+    """Squares of `side` disc diameters, every `step` disc diameters, centred inside the camera's field
+    (its rim included: a disc near the edge is what the candidates miss), row by row."""
+    small, scale = downscale(image if image.mode == "RGB" else image.convert("RGB"), WORK_SIZE)
+    fov = field_of_view(np.asarray(small, np.float32))
+    h, w = fov.shape
+    pitch, size = step * disc_diameter, side * disc_diameter
+    squares = []
+    for cy in np.arange(pitch / 2, image.height, pitch):
+        for cx in np.arange(pitch / 2, image.width, pitch):
+            if fov[min(h - 1, int(cy / scale)), min(w - 1, int(cx / scale))]:
+                squares.append(Crop(round(cx - size / 2), round(cy - size / 2), round(size)))
+    return squares

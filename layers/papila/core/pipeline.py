@@ -1,5 +1,6 @@
 """One screening, from image bytes to a result (no AWS, no database): decode -> quality gate ->
-disc candidates (the user's square, or the locator's peaks) -> the disc verified by the segmenter ->
+disc candidates (the user's square, or the locator's peaks, then a grid over the field) -> the disc
+verified by the segmenter ->
 a square of one anatomical scale around it -> focus check -> model -> heat map."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from papila.core import disc as discs
 from papila.core import heatmap, imaging, quality
-from papila.core.locate import candidates, locate
+from papila.core.locate import candidates, field_grid, locate
 from papila.model.serving import card as model_card
 
 MIN_LOCATE_CONFIDENCE = 0.15
@@ -61,6 +62,10 @@ def disc_crop(image: imaging.Image.Image, crop_request: dict[str, int] | None,
         found = candidates(image)
         disc = discs.verified_disc(image, [c.crop for c in found], segmenter,
                                    expected=found[0].disc_diameter) if found else None
+        if disc is None and found:  # a disc the candidates missed: near the field's edge, beside glare
+            expected = found[0].disc_diameter
+            disc = discs.searched_disc(image, field_grid(image, expected, discs.SEARCH_STEP, discs.SEARCH_SIDE),
+                                       segmenter, expected)
     if disc is None:
         return Rejected("disc_not_found", NO_DISC_USER if user else NO_DISC_AUTO)
     return discs.normalised_crop(disc), "user" if user else "auto", disc
