@@ -129,9 +129,14 @@ def test_out_of_focus_photo_is_rejected_before_the_model(store, bucket):
     assert "result" not in rec and model.calls == 0
 
 
-def test_failures_are_retried_then_marked_failed_on_the_final_attempt(store, bucket):
+def test_failures_are_retried_then_marked_failed_on_the_final_attempt(store, bucket, monkeypatch):
     worker = Worker(store, bucket, FixedModel(), CARD, max_receive_count=3)
-    sid, key = _screening(store, bucket, b"")  # the event names an object that is not there
+    sid, key = _screening(store, bucket, _jpeg(make_fundus(900, 700, (600, 350), seed=5)))
+
+    def unreadable(key):  # the object is there, but every read of it fails
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "S3 is down"}}, "GetObject")
+
+    monkeypatch.setattr(bucket, "get_with_etag", unreadable)
     for receive in (1, 2):
         with pytest.raises(ClientError):
             screen_record(worker, SQSRecord(_sqs_record(key, receive)))
@@ -190,4 +195,17 @@ def test_an_error_after_the_result_was_stored_does_not_screen_it_again(store, bu
     assert rec["status"] == "done" and rec["result"] and "error" not in rec
     monkeypatch.setattr(worker, "_run", finish)
     screen_record(worker, SQSRecord(_sqs_record(key, receive_count)))  # the retried message changes nothing
+    assert store.get(sid)["status"] == "done" and model.calls == 1
+
+
+def test_an_event_whose_object_is_gone_leaves_the_screening_waiting_for_its_photo(store, bucket):
+    model = FixedModel()
+    worker = Worker(store, bucket, model, CARD)
+    sid, key = _screening(store, bucket, b"", Status.AWAITING_UPLOAD)
+    before = store.get(sid)
+    for receive in (1, 2, 3):  # every receive, the final one too: no attempt is used up, nothing fails
+        screen_record(worker, SQSRecord(_sqs_record(key, receive)))
+    assert store.get(sid) == before and model.calls == 0
+    bucket.put(key, _jpeg(make_fundus(1000, 800, (640, 400), seed=4)), "image/jpeg")  # the photo arrives
+    screen_record(worker, SQSRecord(_sqs_record(key)))
     assert store.get(sid)["status"] == "done" and model.calls == 1

@@ -34,6 +34,10 @@ class Worker:
         current = self.store.get(screening_id)
         if current is not None and current.get("original_key") == key and not self._same_original(key, current):
             return None
+        if (current is not None and current["status"] in (Status.AWAITING_UPLOAD, Status.QUEUED)
+                and self.bucket.etag(key) is None):  # an event that outlived its object uses up no attempt
+            log.info("skipped screening %s: no object under the event's key", screening_id)
+            return None
         record = self.store.claim(screening_id, key, self.lease_seconds)
         if record is None:
             current = self.store.get(screening_id)
