@@ -74,3 +74,12 @@ def test_openapi_documents_the_subject_id():
     assert string["maxLength"] == 64 and string["minLength"] == 1
     assert string["pattern"] == "^[A-Za-z0-9._-]{1,64}$"
     assert "subject_id" in doc["paths"]["/api/admin/exports"]["post"]["description"]
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("  Topcon   DRI OCT Triton ", "Topcon DRI OCT Triton"),
+                                                ("Topcon", "Topcon"), ("   ", None)])
+def test_feedback_camera_is_stored_with_its_spaces_collapsed(api, service, done_id, typed, stored):
+    body = {"diagnosis_correct": True, "true_label": "glaucoma", "metadata": {"camera": typed}}
+    r = api.put(f"/api/screenings/{done_id}/feedback", body)
+    assert r.status_code == 200, r.body
+    assert service.store.get(done_id)["feedback"]["metadata"].get("camera") == stored

@@ -208,6 +208,8 @@ def test_a_camera_the_card_does_not_name_is_held_to_its_cross_validation():
     assert monitoring.expected_figures(BAKED_CARD, TOPCON)["auc"] == BAKED_CARD["metrics"]["by_domain"][TOPCON][
         "auc_served"]
     assert monitoring.expected_figures(BAKED_CARD, "(unknown)")["auc"] == BAKED_CARD["metrics"]["cv"]["auc"]
+    # The camera as a person typed it: the card's domain whatever the case.
+    assert monitoring.expected_figures(BAKED_CARD, TOPCON.upper()) == monitoring.expected_figures(BAKED_CARD, TOPCON)
 
 
 def test_refusals_are_counted_by_code_per_period():

@@ -101,6 +101,12 @@ def _subject_id(value: str) -> str:
     return value
 
 
+def _camera(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return " ".join(value.split()) or None
+
+
 # The pattern is checked by the validator (for a message a person can act on) and shown in the schema.
 SubjectId = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={"pattern": SUBJECT_ID_PATTERN}),
                       AfterValidator(_subject_id)]
@@ -118,7 +124,9 @@ class FeedbackMetadata(Strict):
     iop_mmhg: Annotated[float | None, Field(ge=0, le=80)] = None
     cdr: Annotated[float | None, Field(ge=0, le=1)] = None
     family_history: bool | None = None
-    camera: Annotated[str | None, Field(max_length=100)] = None
+    camera: Annotated[str | None, Field(max_length=100, description="the camera's make and model; spaces are "
+                                       "collapsed, so \"Topcon \" and \"Topcon\" are one camera in monitoring"),
+                      AfterValidator(_camera)] = None
     notes: Annotated[str | None, Field(max_length=2000)] = None
 
 

@@ -115,10 +115,11 @@ def figures(cases: list[Case]) -> dict[str, Any]:
 
 
 def expected_figures(card: dict[str, Any] | None, camera: str) -> dict[str, float | None] | None:
-    """The card's figures for this camera: `metrics.by_domain[camera]`, else `metrics.cv`; None without a
-    card or either table."""
+    """The card's figures for this camera: `metrics.by_domain[camera]` (the name matched without regard to
+    case), else `metrics.cv`; None without a card or either table."""
     metrics = (card or {}).get("metrics") or {}
-    domain = (metrics.get("by_domain") or {}).get(camera)
+    domains = {str(name).casefold(): figures for name, figures in (metrics.get("by_domain") or {}).items()}
+    domain = domains.get(camera.casefold())
     if isinstance(domain, dict):
         auc = domain.get("auc_served", domain.get("auc"))
         return {"auc": _number(auc), "sensitivity": _number(domain.get("sensitivity")),
