@@ -276,7 +276,7 @@ def test_the_monitoring_route_serves_the_figures_against_each_versions_card(admi
     body = r.json_body
     # What the core makes of the stored records, through the same cards.
     cards = {BAKED: BAKED_CARD, "v-registered": card(0.99, 0.99, 0.99, version="v-registered")}
-    assert body == json.loads(json.dumps(monitoring.monitoring(monitored, cards.get)))
+    assert body == json.loads(json.dumps(monitoring.monitoring(monitored, cards.get))) | {"truncated": False}
     assert body["period"] == "month" and body["min_cases"] == 20
     rows = {(v["model_version"], v["camera"]): v for v in body["by_version"]}
     assert set(rows) == {(BAKED, TOPCON), ("v-registered", TOPCON), ("v-unknown", "(unknown)")}
@@ -306,6 +306,16 @@ def test_the_monitoring_route_takes_a_period_and_a_range(admin_api, monitored):
     until = get("/api/admin/monitoring?to=2026-11-04&period=", headers=admin_api.headers).json_body
     assert until["period"] == "month" and {v["model_version"] for v in until["by_version"]} == {BAKED, "v-registered"}
     assert get("/api/admin/monitoring?to=2026-11-03", headers=admin_api.headers).json_body["series"] == []
+
+
+@pytest.mark.parametrize(("cap", "truncated"), [(85, True), (86, False)])
+def test_the_monitoring_route_says_when_the_range_held_more_than_it_reads(admin_api, monitored, monkeypatch,
+                                                                            cap, truncated):
+    from papila.api import admin
+
+    monkeypatch.setattr(admin, "MONITORED_CAP", cap)  # the fixture holds 86 confirmed cases and 2 refusals
+    body = admin_api.api.get("/api/admin/monitoring", headers=admin_api.headers).json_body
+    assert body["truncated"] is truncated
 
 
 @pytest.mark.parametrize("query", ["period=day", "from=yesterday", "from=2026-12-01&to=2026-11-01", "limit=5"])

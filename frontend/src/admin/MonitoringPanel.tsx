@@ -61,6 +61,11 @@ export function MonitoringPanel({ api, onAuthError }: MonitoringPanelProps) {
         </button>
       </div>
       <p className="hint">{t('admin.monitoring.intro', { min: data?.min_cases ?? 20 })}</p>
+      {data?.truncated && (
+        <p className="hint" role="status" data-testid="admin-monitoring-truncated">
+          {t('admin.monitoring.truncated')}
+        </p>
+      )}
 
       {data && data.warnings.length > 0 && (
         <div className="drift-warning" role="alert" data-testid="admin-monitoring-warnings">

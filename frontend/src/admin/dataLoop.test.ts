@@ -70,6 +70,13 @@ describe('reading the data loop answers', () => {
   });
 
   it('reads a monitoring answer with missing parts as empty', () => {
-    expect(readMonitoring({ period: 'week' })).toEqual({ period: 'week', min_cases: null, series: [], by_version: [], refusals: [], warnings: [] });
+    expect(readMonitoring({ period: 'week' })).toEqual({
+      period: 'week', min_cases: null, series: [], by_version: [], refusals: [], warnings: [], truncated: false,
+    });
+  });
+
+  it('says when the range held more than the API read', () => {
+    expect(readMonitoring({ period: 'month', truncated: true }).truncated).toBe(true);
+    expect(readMonitoring({ period: 'month', truncated: 'yes' }).truncated).toBe(false);
   });
 });

@@ -129,6 +129,8 @@ export interface Monitoring {
   by_version: VersionFigures[];
   refusals: PeriodRefusals[];
   warnings: DriftWarning[];
+  /** The range held more screenings than the API reads: only the newest were counted. */
+  truncated: boolean;
 }
 
 export const REVIEW_LABELS = ['glaucoma', 'normal', 'suspect', 'unknown'] as const;
@@ -319,6 +321,7 @@ export function readMonitoring(body: unknown): Monitoring {
       expected: num(entry.expected),
       confirmed: num(entry.confirmed),
     })),
+    truncated: record.truncated === true,
   };
 }
 

@@ -498,6 +498,8 @@ export const en = {
   'admin.monitoring.intro':
     'How the served models do on confirmed cases (finished screenings whose feedback or review gave glaucoma or normal). A version and camera with at least {min} cases of each kind are checked against the model card.',
   'admin.monitoring.loading': 'Loading the monitoring figures…',
+  'admin.monitoring.truncated':
+    'This range holds more screenings than are read at once: only the newest were counted. Choose a shorter range.',
   'admin.monitoring.warningsTitle': 'Drift warnings: {count}',
   'admin.monitoring.warning':
     '{version} on {camera}: {metric} {observed} observed, {expected} expected from its card ({n} confirmed cases).',
@@ -1182,6 +1184,8 @@ export const es: Messages = {
   'admin.monitoring.intro':
     'Cómo funcionan los modelos en uso con los casos confirmados (cribados terminados cuyas respuestas o revisión indican glaucoma o normal). Cada versión y cámara con al menos {min} casos de cada tipo se compara con la ficha del modelo.',
   'admin.monitoring.loading': 'Cargando las cifras del seguimiento…',
+  'admin.monitoring.truncated':
+    'Este periodo tiene más cribados de los que se leen de una vez: solo se han contado los más recientes. Elija un periodo más corto.',
   'admin.monitoring.warningsTitle': 'Avisos de deriva: {count}',
   'admin.monitoring.warning':
     '{version} en {camera}: {metric} observada {observed}, esperada {expected} según su ficha ({n} casos confirmados).',

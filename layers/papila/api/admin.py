@@ -368,9 +368,11 @@ class AdminService(Stores):
         versions' cards, with the refusals and drift warnings (papila.core.monitoring). Counts and figures
         only: no screening is shown, so nothing is audited (as the stats)."""
         q = MonitoringQuery.model_validate(params)
-        records = self.store.monitored(q.from_, q.to, MONITORED_CAP)
+        read = self.store.monitored(q.from_, q.to, MONITORED_CAP + 1)  # one more of each kind: were there more?
+        kinds = [[r for r in read if r.get("status") == status] for status in (Status.DONE, Status.REJECTED)]
+        records = [r for kind in kinds for r in kind[:MONITORED_CAP]]  # each kind newest first
         body = monitoring.monitoring(records, self._card_lookup(), period=q.period)
-        return Reply(200, Monitoring.body(**body))
+        return Reply(200, Monitoring.body(**body, truncated=any(len(kind) > MONITORED_CAP for kind in kinds)))
 
     def _card_lookup(self) -> monitoring.CardOf:
         """A version's model card (the core asks once per version and request): the baked model's own card

@@ -467,7 +467,7 @@ def _admin_paths() -> dict[str, Any]:
         "export of the same cases), each case at its stored threshold. A version on a camera with at least "
         f"`min_cases` confirmed cases of each class warns when its AUC is more than {AUC_MARGIN} below its card's, "
         f"or its sensitivity or specificity more than {RATE_MARGIN} below. The newest {MONITORED_CAP} confirmed "
-        "and as many rejected screenings of the range are read."
+        "and as many rejected screenings of the range are read; `truncated` says when there were more."
     )
     monitoring["parameters"] = [
         _query("period", {**_enum("week", "month"), "default": "month"}, "week: ISO weeks (from Monday); month."),

@@ -370,6 +370,8 @@ class Monitoring(Body):
     by_version: list[MonitoringVersion]
     refusals: list[MonitoringRefusals]
     warnings: list[MonitoringWarning]
+    truncated: Annotated[bool, Field(description="true: the range held more confirmed or rejected screenings "
+                                                 "than are read (the newest of each kind were): narrow the range")]
 
 
 class ExportLinks(Body):
