@@ -174,11 +174,29 @@ def test_what_the_search_finds_must_look_more_like_a_disc_than_a_candidate(segme
     assert discs.searched_disc(segmenter.image, squares, segmenter, expected) is None, why
 
 
-def test_the_search_keeps_the_disc_the_segmenter_is_surest_of(monkeypatch, segmenter):
-    # On HYGD a glare on the field's rim was paler than the disc, but segmented with less confidence.
-    glare = discs.Disc(740, 1093, 120, 120, confidence=0.86, cup=0.6, contrast=1.19)
+def test_the_search_keeps_the_palest_disc_with_the_most_cup(monkeypatch, segmenter):
+    # On HYGD a glare on the field's rim was paler than the disc but held less cup; a bright patch beside
+    # a disc was segmented more confidently than the disc, with less contrast and cup.
+    glare = discs.Disc(740, 1093, 120, 120, confidence=0.86, cup=0.4, contrast=1.19)
+    patch = discs.Disc(454, 349, 120, 120, confidence=0.93, cup=0.12, contrast=1.08)
     disc = discs.Disc(882, 516, 130, 120, confidence=0.91, cup=0.7, contrast=1.08)
-    found = {1: glare, 2: disc}
+    found = {1: glare, 2: patch, 3: disc, 4: None}
     monkeypatch.setattr(discs, "_verified", lambda image, crop, *args, **kw: found[crop.x])
-    squares = [Crop(1, 0, 300), Crop(2, 0, 300)]
+    squares = [Crop(x, 0, 300) for x in found]
     assert discs.searched_disc(segmenter.image, squares, segmenter, 120.0) is disc
+    assert discs.searched_disc(segmenter.image, squares[:2], segmenter, 120.0) is glare
+
+
+def test_a_second_tighter_grid_is_searched_only_when_the_first_finds_nothing(monkeypatch, segmenter):
+    monkeypatch.setattr(pipeline, "candidates", _far_candidates)
+    searched = []
+    real = discs.searched_disc
+
+    def recording(image, squares, seg, expected, recheck_side=2.0):
+        searched.append(round(squares[0].size / expected, 1))
+        return None if len(searched) == 1 else real(image, squares, seg, expected, recheck_side)
+
+    monkeypatch.setattr(discs, "searched_disc", recording)
+    outcome = pipeline.disc_crop(segmenter.image, None, segmenter)
+    assert searched == [side for side, _, _ in discs.SEARCHES] == [2.4, 1.6]
+    assert not isinstance(outcome, pipeline.Rejected) and abs(outcome[2].cx - 700) < 5

@@ -165,14 +165,14 @@ def verified_disc(image: Image.Image, squares: list[Crop], segmenter: Segmenter,
 
 
 def _verified(image: Image.Image, crop: Crop, segmenter: Segmenter, expected: float | None,
-              recheck: bool) -> Disc | None:
+              recheck: bool, recheck_side: float = 2.0) -> Disc | None:
     disc = find_in_square(image, crop, segmenter)
     if disc is None:
         return None
     size = max(disc.height, disc.width)
     if expected:
         size = float(np.clip(size, 0.7 * expected, 1.4 * expected))
-    refined = find_in_square(image, around(disc.cx, disc.cy, 2.0 * size), segmenter)
+    refined = find_in_square(image, around(disc.cx, disc.cy, recheck_side * size), segmenter)
     if refined is None:  # a disc holds up when looked at again, centred; a bright patch seldom does
         if recheck:
             return None
@@ -183,24 +183,27 @@ def _verified(image: Image.Image, crop: Crop, segmenter: Segmenter, expected: fl
 
 
 # The search over the whole field (`searched_disc`) has no locator's peak behind it, so what it finds must
-# look more like a disc than a candidate must: of the size the field implies, with a cup.
-SEARCH_STEP, SEARCH_SIDE = 0.8, 2.4  # in expected disc diameters
+# look more like a disc than a candidate must: of the size the field implies, with a cup, found again
+# in a square centred on it. Two grids, the second only when the first finds none: the segmenter misses
+# some discs in wide squares (the locator's scale) that it finds in tighter ones.
+SEARCHES = ((2.4, 0.8, 2.0), (1.6, 0.5, 1.6))  # square side and step (expected disc diameters), re-measuring side
 SEARCH_HEIGHT = (0.6, 1.3)  # disc height / expected diameter (HYGD's bright patches measured >= 1.37)
 SEARCH_MIN_CUP = 0.1
 
 
-def searched_disc(image: Image.Image, squares: list[Crop], segmenter: Segmenter, expected: float) -> Disc | None:
+def searched_disc(image: Image.Image, squares: list[Crop], segmenter: Segmenter, expected: float,
+                  recheck_side: float = 2.0) -> Disc | None:
     """When no locator candidate holds a verified disc: every square of a grid over the field (discs near
     the field's edge, which the locator's eroded field misses), verified as a candidate is, then held to
-    the stricter rule; the one the segmenter is surest of wins (on HYGD a glare on the field's rim was paler
-    than the disc, but segmented with less confidence)."""
+    the stricter rule. The palest disc with the most cup wins: on HYGD a glare on the field's rim was paler
+    than the disc but held less cup, and a bright patch beside a disc was segmented more confidently."""
     found = []
     for crop in squares:
-        disc = _verified(image, crop, segmenter, expected, recheck=True)
+        disc = _verified(image, crop, segmenter, expected, recheck=True, recheck_side=recheck_side)
         if (disc is not None and SEARCH_HEIGHT[0] * expected <= disc.height <= SEARCH_HEIGHT[1] * expected
                 and disc.cup >= SEARCH_MIN_CUP):
             found.append(disc)
-    return max(found, key=lambda d: d.confidence, default=None)
+    return max(found, key=lambda d: d.contrast * d.cup, default=None)
 
 
 def user_squares(crop: Crop) -> list[Crop]:

@@ -64,8 +64,11 @@ def disc_crop(image: imaging.Image.Image, crop_request: dict[str, int] | None,
                                    expected=found[0].disc_diameter) if found else None
         if disc is None and found:  # a disc the candidates missed: near the field's edge, beside glare
             expected = found[0].disc_diameter
-            disc = discs.searched_disc(image, field_grid(image, expected, discs.SEARCH_STEP, discs.SEARCH_SIDE),
-                                       segmenter, expected)
+            for side, step, recheck_side in discs.SEARCHES:
+                disc = discs.searched_disc(image, field_grid(image, expected, step, side), segmenter, expected,
+                                           recheck_side)
+                if disc is not None:
+                    break
     if disc is None:
         return Rejected("disc_not_found", NO_DISC_USER if user else NO_DISC_AUTO)
     return discs.normalised_crop(disc), "user" if user else "auto", disc
