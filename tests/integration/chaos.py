@@ -463,7 +463,10 @@ class _Scenario:
                     rep.unexplained.append(sid)
                 if any(k.startswith(f"results/{sid}/") for k in objects):
                     rep.orphan_results.append(sid)
-            elif sid in uploaded or kind_of.get(sid) == "never":
+            elif kind_of.get(sid) == "never":
+                if status != "awaiting_upload":  # its event was skipped: it waits for its photo, nothing else
+                    rep.stuck.append(sid)
+            elif sid in uploaded:
                 rep.stuck.append(sid)
             else:
                 rep.not_uploaded.append(sid)
