@@ -585,7 +585,8 @@ def markdown(card: dict[str, Any]) -> str:
 - {card['architecture']}; network input {card['input_size']} x {card['input_size']} RGB.
 - **One anatomical scale.** Every photo or crop goes through the same steps. The locator proposes candidate
   squares; the disc/cup U-Net must find one round disc of plausible size wholly inside a square (else the next
-  candidate; none: refused as `disc_not_found`). The networks then see a square of {card['crop']['side_per_disc_height']}
+  candidate; then a search of the whole field, rim included, held to a stricter rule: the size the field implies
+  and a cup; none: refused as `disc_not_found`). The networks then see a square of {card['crop']['side_per_disc_height']}
   disc heights centred on that disc (RIM-ONE DL crops have the disc at 0.76 of the side).
 - Served probability: {combination}, fitted on out-of-fold predictions.
 - Serving: `{card['files']['serving']}` ({card['runtime']}), `{card['files']['disc_cup']}` (float16). Master
