@@ -33,31 +33,33 @@ export const panelId = (view: AdminView) => `admin-panel-${view}`;
 interface AdminTabsProps {
   view: AdminView;
   onSelect: (view: AdminView) => void;
+  /** The tabs shown, in order: all of them unless the account may use fewer. */
+  views?: readonly AdminView[];
 }
 
 /**
  * The admin panel's sections as tabs (WAI-ARIA tabs, activated on focus): Tab reaches the selected
  * one, the arrow keys, Home and End move between them.
  */
-export function AdminTabs({ view, onSelect }: AdminTabsProps) {
+export function AdminTabs({ view, onSelect, views = ADMIN_VIEWS }: AdminTabsProps) {
   const { t } = useI18n();
   const refs = useRef<Partial<Record<AdminView, HTMLButtonElement | null>>>({});
 
   function onKeyDown(event: KeyboardEvent<HTMLDivElement>) {
-    const index = ADMIN_VIEWS.indexOf(view);
-    const last = ADMIN_VIEWS.length - 1;
+    const index = views.indexOf(view);
+    const last = views.length - 1;
     const next =
-      event.key === 'ArrowRight' ? (index + 1) % ADMIN_VIEWS.length : event.key === 'ArrowLeft' ? (index + last) % ADMIN_VIEWS.length : event.key === 'Home' ? 0 : event.key === 'End' ? last : null;
+      event.key === 'ArrowRight' ? (index + 1) % views.length : event.key === 'ArrowLeft' ? (index + last) % views.length : event.key === 'Home' ? 0 : event.key === 'End' ? last : null;
     if (next === null) return;
     event.preventDefault();
-    const target = ADMIN_VIEWS[next] ?? view;
+    const target = views[next] ?? view;
     onSelect(target);
     refs.current[target]?.focus();
   }
 
   return (
     <div className="admin-tabs" role="tablist" aria-label={t('admin.tabs.label')} onKeyDown={onKeyDown} data-testid="admin-tabs">
-      {ADMIN_VIEWS.map((item) => (
+      {views.map((item) => (
         <button
           key={item}
           ref={(node) => {

@@ -13,6 +13,8 @@ interface ReviewQueueProps {
   api: AdminApi;
   onAuthError: (error: unknown) => boolean;
   limit?: number;
+  /** Each item's title opens its screening; off for a reviewer, whom the API does not let read it. */
+  detailLinks?: boolean;
 }
 
 interface ItemState {
@@ -36,7 +38,7 @@ function Thumbnail({ src, alt }: { src: string; alt: string }) {
  * whose label would teach the model most first. A label is recorded with PUT …/review; the item
  * then shows as reviewed (its label can still be changed) until the queue is loaded again.
  */
-export function ReviewQueue({ api, onAuthError, limit = 20 }: ReviewQueueProps) {
+export function ReviewQueue({ api, onAuthError, limit = 20, detailLinks = true }: ReviewQueueProps) {
   const { t, language } = useI18n();
   const publicApi = useApi();
   const [attempt, setAttempt] = useState(0);
@@ -104,6 +106,7 @@ export function ReviewQueue({ api, onAuthError, limit = 20 }: ReviewQueueProps) 
             const crop = resolveLink(publicApi.resolve, item.links.crop ?? `/api/screenings/${encodeURIComponent(item.id)}/crop`);
             const date = formatDateTime(item.created_at, language) ?? t('admin.table.noDate');
             const titleId = `review-item-${index}`;
+            const title = t('admin.review.itemTitle', { position: index + 1, date });
             return (
               <li
                 key={item.id}
@@ -116,7 +119,7 @@ export function ReviewQueue({ api, onAuthError, limit = 20 }: ReviewQueueProps) 
                 <Thumbnail src={crop} alt={t('admin.review.cropAlt', { date })} />
                 <div className="review-body">
                   <h3 id={titleId} className="review-title">
-                    <a href={screeningHref(item.id)}>{t('admin.review.itemTitle', { position: index + 1, date })}</a>
+                    {detailLinks ? <a href={screeningHref(item.id)}>{title}</a> : title}
                   </h3>
                   <dl className="facts compact">
                     <div className="fact">

@@ -67,6 +67,8 @@ export interface AdminApi {
   getReviewQueue(limit: number): Promise<ReviewQueue>;
   /** PUT /api/admin/screenings/{id}/review {"true_label": …}. */
   reviewScreening(id: string, trueLabel: ReviewLabel, link?: string): Promise<AdminScreening>;
+  /** The signed-in account's Cognito groups, as GET /api/me reads them from the token. */
+  getGroups(): Promise<string[]>;
 }
 
 /** The presigned URL of the original photo: `original_url`, else `links.original`, else `original.url`. */
@@ -139,6 +141,11 @@ export function createAdminClient({ resolve, getToken, fetchImpl = fetch.bind(gl
     reviewScreening: async (id, trueLabel, link) => {
       const body = await request('PUT', adminLink(link, `${screeningPath(id)}/review`), { true_label: trueLabel });
       return (isRecord(body) ? body : { id, status: 'done' }) as AdminScreening;
+    },
+    getGroups: async () => {
+      const body = await request('GET', '/api/me');
+      const groups = isRecord(body) && Array.isArray(body.groups) ? (body.groups as unknown[]) : [];
+      return groups.filter((group): group is string => typeof group === 'string');
     },
   };
 }

@@ -265,7 +265,7 @@ export const en = {
   'admin.notConfigured':
     'Sign-in is not configured for this site: its config.json needs "cognitoEndpoint" and "cognitoClientId". Ask whoever runs this Papila service.',
   'admin.signIn.title': 'Sign in',
-  'admin.signIn.intro': "These pages are for Papila's administrators: sign in with your administrator account.",
+  'admin.signIn.intro': "These pages are for Papila's administrators and reviewers: sign in with your account.",
   'admin.signIn.username': 'Username',
   'admin.signIn.password': 'Password',
   'admin.signIn.submit': 'Sign in',
@@ -292,6 +292,11 @@ export const en = {
   'admin.forbidden.text':
     'Your account is not an administrator (it is not in the "admins" group), so these pages are closed to it. Sign in with another account, or ask an administrator to add you.',
   'admin.forbidden.switch': 'Sign in with another account',
+  'admin.access.checking': 'Checking what this account may use…',
+  'admin.access.reviewer': 'Signed in as a reviewer: only the review queue is open to you.',
+  'admin.noAccess.title': 'No access to the admin panel',
+  'admin.noAccess.text':
+    'This account is neither an administrator nor a reviewer (it is in neither the "admins" nor the "reviewers" group), so the admin panel is closed to it. Sign out and sign in with another account, or ask an administrator for access.',
   'admin.loadFailed': 'This could not be loaded: {message}',
   'admin.retry': 'Try again',
   'admin.refresh': 'Refresh',
@@ -951,7 +956,7 @@ export const es: Messages = {
   'admin.notConfigured':
     'El acceso no está configurado en este sitio: su config.json necesita "cognitoEndpoint" y "cognitoClientId". Pregunta a quien gestiona este servicio Papila.',
   'admin.signIn.title': 'Iniciar sesión',
-  'admin.signIn.intro': 'Estas páginas son para los administradores de Papila: inicia sesión con tu cuenta de administrador.',
+  'admin.signIn.intro': 'Estas páginas son para los administradores y revisores de Papila: inicia sesión con tu cuenta.',
   'admin.signIn.username': 'Usuario',
   'admin.signIn.password': 'Contraseña',
   'admin.signIn.submit': 'Iniciar sesión',
@@ -978,6 +983,11 @@ export const es: Messages = {
   'admin.forbidden.text':
     'Tu cuenta no es de administrador (no está en el grupo "admins"), así que estas páginas no están abiertas para ella. Inicia sesión con otra cuenta o pide a un administrador que te añada.',
   'admin.forbidden.switch': 'Iniciar sesión con otra cuenta',
+  'admin.access.checking': 'Comprobando qué puede usar esta cuenta…',
+  'admin.access.reviewer': 'Sesión iniciada como revisor: solo tienes abierta la cola de revisión.',
+  'admin.noAccess.title': 'Sin acceso al panel de administración',
+  'admin.noAccess.text':
+    'Esta cuenta no es de administrador ni de revisor (no está en el grupo "admins" ni en "reviewers"), así que el panel de administración no está abierto para ella. Cierra la sesión e inicia sesión con otra cuenta, o pide acceso a un administrador.',
   'admin.loadFailed': 'No se pudo cargar: {message}',
   'admin.retry': 'Reintentar',
   'admin.refresh': 'Actualizar',

@@ -152,6 +152,9 @@ const REVIEW = {
   candidates: 57,
 };
 
+// GET /api/me of an administrator: the whole panel.
+const ADMIN_ME = { sub: 'sub-ada', username: 'ada', groups: ['admins'], role: 'admin' };
+
 const signedIn = (call: FetchCall) => call.url.startsWith(API) && call.headers.authorization === 'Bearer id-token';
 const pathOf = (call: FetchCall) => call.url.slice(API.length);
 
@@ -162,6 +165,7 @@ function backend(registry: Registry, overrides: FetchRoute = () => undefined): F
     if (answer) return answer;
     if (!signedIn(call)) return jsonResponse(401, { error: { code: 'unauthorized', message: 'Sign in.' } });
     const path = pathOf(call);
+    if (path === '/api/me') return jsonResponse(200, ADMIN_ME);
     if (path === '/api/admin/models' && call.method === 'GET') return jsonResponse(200, modelList(registry));
     const promote = /^\/api\/admin\/models\/([^/]+)\/promote$/.exec(path);
     if (promote && call.method === 'POST') {
@@ -218,7 +222,7 @@ const pause = (ms: number) => act(() => new Promise<void>((resolve) => setTimeou
 describe('admin tabs', () => {
   it('opens each section from its tab, with its own address, and moves with the arrow keys', async () => {
     renderAdmin(backend({ serving: OLD, previous: null }), '#/admin');
-    const tabs = screen.getByRole('tablist', { name: 'Administration sections' });
+    const tabs = await screen.findByRole('tablist', { name: 'Administration sections' });
     expect(within(tabs).getAllByRole('tab').map((tab) => tab.textContent)).toEqual(['Screenings', 'Models', 'Monitoring', 'Review queue']);
     expect(screen.getByRole('tab', { name: 'Screenings' }).getAttribute('aria-selected')).toBe('true');
 
@@ -516,7 +520,7 @@ describe('admin data loop in Spanish', () => {
   it('names the sections, buttons and figures in Spanish', async () => {
     window.localStorage.setItem(LANGUAGE_STORAGE_KEY, 'es');
     renderAdmin(backend({ serving: OLD, previous: 'baked' }), '#/admin/models');
-    expect(screen.getAllByRole('tab').map((tab) => tab.textContent)).toEqual(['Cribados', 'Modelos', 'Seguimiento', 'Cola de revisión']);
+    expect((await screen.findAllByRole('tab')).map((tab) => tab.textContent)).toEqual(['Cribados', 'Modelos', 'Seguimiento', 'Cola de revisión']);
     const row = within(await rowOf(NEW));
     expect(row.getByRole('button', { name: 'Comparar con el modelo en uso' })).toBeTruthy();
     expect(row.getByRole('button', { name: 'Promover' })).toBeTruthy();

@@ -46,6 +46,9 @@ const REJECTED = {
   consent: { accepted: true },
 };
 
+// GET /api/me of an administrator: the whole panel.
+const ADMIN_ME = { sub: 'sub-ada', username: 'ada', groups: ['admins'], role: 'admin' };
+
 const signedIn = (call: FetchCall) => call.url.startsWith(API) && call.headers.authorization === 'Bearer id-token';
 
 /** A fake Cognito plus admin API; `overrides` answers first. */
@@ -62,6 +65,7 @@ function backend(overrides: FetchRoute = () => undefined): FetchRoute {
     }
     if (!signedIn(call)) return jsonResponse(401, { error: { code: 'unauthorized', message: 'Sign in.' } });
     const path = call.url.slice(API.length);
+    if (path === '/api/me') return jsonResponse(200, ADMIN_ME);
     if (path.startsWith('/api/admin/screenings?')) return jsonResponse(200, { items: [DONE, REJECTED], next_cursor: null });
     if (path === `/api/admin/screenings/${DONE.id}`) return call.method === 'DELETE' ? emptyResponse(204) : jsonResponse(200, DONE);
     if (path === '/api/admin/stats') return jsonResponse(200, { total: 2, by_status: { done: 1, rejected: 1 } });

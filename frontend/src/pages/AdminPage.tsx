@@ -2,8 +2,9 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useApi } from '../api/ApiContext';
 import { ApiError } from '../api/client';
 import { useRuntimeConfig } from '../ConfigContext';
+import { ACCESS_VIEWS, accessOf, type AdminAccess } from '../admin/access';
 import { createAdminClient } from '../admin/adminClient';
-import { ADMIN_VIEWS, AdminTabs, VIEW_HASH, adminView, panelId, tabId, type AdminView } from '../admin/AdminTabs';
+import { AdminTabs, VIEW_HASH, adminView, panelId, tabId, type AdminView } from '../admin/AdminTabs';
 import { bearerToken, type AdminSession } from '../account/cognito';
 import { ExportPanel } from '../admin/ExportPanel';
 import { ModelsPanel } from '../admin/ModelsPanel';
@@ -14,6 +15,7 @@ import { ScreeningList } from '../admin/ScreeningList';
 import { clearStoredSession, isExpired, loadStoredSession, storeSession } from '../admin/session';
 import { SignInForm } from '../admin/SignInForm';
 import { StatsPanel } from '../admin/StatsPanel';
+import { useAdminLoad } from '../admin/useAdminLoad';
 import { useI18n } from '../i18n/I18nContext';
 import type { MessageKey } from '../i18n/messages';
 
@@ -60,6 +62,22 @@ interface Initial {
   notice: MessageKey | null;
 }
 
+/** Why the panel is closed to this account, with a way to sign in with another one. */
+function ClosedNotice({ name, title, text, onSwitch }: { name: string; title: MessageKey; text: MessageKey; onSwitch: () => void }) {
+  const { t } = useI18n();
+  return (
+    <section className="notice" role="alert" aria-labelledby={`${name}-title`} data-testid={name}>
+      <h2 id={`${name}-title`} tabIndex={-1}>
+        {t(title)}
+      </h2>
+      <p>{t(text)}</p>
+      <button type="button" onClick={onSwitch}>
+        {t('admin.forbidden.switch')}
+      </button>
+    </section>
+  );
+}
+
 function initialSession(): Initial {
   const stored = loadStoredSession();
   if (stored && isExpired(stored)) {
@@ -73,7 +91,8 @@ function initialSession(): Initial {
  * The administration pages: Cognito sign-in, then four tabs: the screenings (table with filters and
  * paging, a screening's detail with deletion, the stats and the dataset export), the models
  * (registry, comparison, promotion, roll-back), the monitoring of confirmed cases, and the review
- * queue. 401 sends back to sign-in; 403 says the account is not an administrator.
+ * queue. A reviewer sees the review queue only, an account in neither group no panel (GET /api/me
+ * says which). 401 sends back to sign-in; 403 says the account is not an administrator.
  */
 export function AdminPage({ fetchImpl = defaultFetch, exportPollMs, comparisonPollMs }: AdminPageProps) {
   const { t } = useI18n();
@@ -85,6 +104,7 @@ export function AdminPage({ fetchImpl = defaultFetch, exportPollMs, comparisonPo
   const [forbidden, setForbidden] = useState(false);
   const [deletedId, setDeletedId] = useState<string | null>(null);
   const [reloadKey, setReloadKey] = useState(0);
+  const [accessAttempt, setAccessAttempt] = useState(0);
   const { detailId, view } = useAdminLocation();
   // The screenings tab stays mounted once seen (its filters and page survive a look at another tab).
   const [screeningsSeen, setScreeningsSeen] = useState(view === 'screenings');
@@ -92,6 +112,8 @@ export function AdminPage({ fetchImpl = defaultFetch, exportPollMs, comparisonPo
   const sessionRef = useRef(session);
   sessionRef.current = session;
   const rootRef = useRef<HTMLDivElement>(null);
+  // Set by a sign-in: its first screen is focused once GET /api/me has said which one it is.
+  const focusOnAccess = useRef(false);
 
   const settings = useMemo(
     () => (config.cognitoEndpoint && config.cognitoClientId ? { endpoint: config.cognitoEndpoint, clientId: config.cognitoClientId } : null),
@@ -146,12 +168,32 @@ export function AdminPage({ fetchImpl = defaultFetch, exportPollMs, comparisonPo
     [signOut, focusSoon],
   );
 
+  // Which tabs the account may see: its groups from GET /api/me, which reads them from the very token
+  // the admin routes check. Nothing that a reviewer may not call is drawn (nor fetched) before it answers.
+  const accessLoad = useAdminLoad<{ session: AdminSession; access: AdminAccess } | null>(
+    () => (session ? adminApi.getGroups().then((groups) => ({ session, access: accessOf(groups) })) : Promise.resolve(null)),
+    [adminApi, session, accessAttempt],
+    onAuthError,
+  );
+  // An answer kept from an earlier sign-in (another account) is not this one's.
+  const access = accessLoad.data && accessLoad.data.session === session ? accessLoad.data.access : null;
+  const views = access ? ACCESS_VIEWS[access] : [];
+  // The address's view when the account may use it, else its first (a reviewer's: the review queue).
+  const shown = views.includes(view) ? view : (views[0] ?? view);
+
+  useEffect(() => {
+    if (!access || !focusOnAccess.current) return;
+    focusOnAccess.current = false;
+    if (access === 'none') focusSoon('#admin-no-access-title');
+    else focusSoon(access === 'admin' && adminScreeningId(window.location.hash) ? '#admin-detail-title' : VIEW_TITLE[shown]);
+  }, [access, shown, focusSoon]);
+
   function signedIn(next: AdminSession) {
     storeSession(next);
     setSession(next);
     setSignInNotice(null);
     setForbidden(false);
-    focusSoon(adminScreeningId(window.location.hash) ? '#admin-detail-title' : VIEW_TITLE[adminView(window.location.hash)]);
+    focusOnAccess.current = true;
   }
 
   function selectView(next: AdminView) {
@@ -195,25 +237,37 @@ export function AdminPage({ fetchImpl = defaultFetch, exportPollMs, comparisonPo
             </button>
           </div>
           {forbidden ? (
-            <section className="notice" role="alert" aria-labelledby="admin-forbidden-title" data-testid="admin-forbidden">
-              <h2 id="admin-forbidden-title" tabIndex={-1}>
-                {t('admin.forbidden.title')}
-              </h2>
-              <p>{t('admin.forbidden.text')}</p>
-              <button type="button" onClick={() => signOut(null)}>
-                {t('admin.forbidden.switch')}
-              </button>
-            </section>
+            <ClosedNotice name="admin-forbidden" title="admin.forbidden.title" text="admin.forbidden.text" onSwitch={() => signOut(null)} />
+          ) : !access ? (
+            accessLoad.error ? (
+              <div className="error-box" role="alert" data-testid="admin-access-error">
+                <p className="error-text">{accessLoad.error}</p>
+                <button type="button" onClick={() => setAccessAttempt((count) => count + 1)}>
+                  {t('admin.retry')}
+                </button>
+              </div>
+            ) : (
+              <p className="hint" role="status" data-testid="admin-access-loading">
+                {t('admin.access.checking')}
+              </p>
+            )
+          ) : access === 'none' ? (
+            <ClosedNotice name="admin-no-access" title="admin.noAccess.title" text="admin.noAccess.text" onSwitch={() => signOut(null)} />
           ) : (
             <>
-              <AdminTabs view={view} onSelect={selectView} />
-              {ADMIN_VIEWS.map((item) => (
+              {access === 'reviewer' && (
+                <p className="hint" data-testid="admin-reviewer-note">
+                  {t('admin.access.reviewer')}
+                </p>
+              )}
+              <AdminTabs view={shown} onSelect={selectView} views={views} />
+              {views.map((item) => (
                 <div
                   key={item}
                   role="tabpanel"
                   id={panelId(item)}
                   aria-labelledby={tabId(item)}
-                  hidden={item !== view}
+                  hidden={item !== shown}
                   className="admin-tabpanel"
                   data-testid={panelId(item)}
                 >
@@ -234,11 +288,13 @@ export function AdminPage({ fetchImpl = defaultFetch, exportPollMs, comparisonPo
                       )}
                     </>
                   )}
-                  {item === 'models' && view === 'models' && (
+                  {item === 'models' && shown === 'models' && (
                     <ModelsPanel api={adminApi} onAuthError={onAuthError} comparisonPollMs={comparisonPollMs} />
                   )}
-                  {item === 'monitoring' && view === 'monitoring' && <MonitoringPanel api={adminApi} onAuthError={onAuthError} />}
-                  {item === 'review' && view === 'review' && <ReviewQueue api={adminApi} onAuthError={onAuthError} />}
+                  {item === 'monitoring' && shown === 'monitoring' && <MonitoringPanel api={adminApi} onAuthError={onAuthError} />}
+                  {item === 'review' && shown === 'review' && (
+                    <ReviewQueue api={adminApi} onAuthError={onAuthError} detailLinks={access === 'admin'} />
+                  )}
                 </div>
               ))}
             </>
