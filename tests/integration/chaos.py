@@ -382,7 +382,8 @@ class _Scenario:
         rep = self.report
         uploads = sum(1 for i in self.items if i.upload_ok)
         rep.bound_s = round(drain_bound(self.settings, uploads, self.per_upload_s), 1)
-        ids = self._acknowledged_ids()
+        # The screening whose photo never came waits for it (its event was skipped): not in flight.
+        ids = [sid for sid in self._acknowledged_ids() if sid != rep.poison.get("never_uploaded_id")]
         start = self.first_upload or self.t0
         quiet = 0
         last_note = 0.0
