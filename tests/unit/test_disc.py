@@ -151,11 +151,12 @@ def test_a_disc_the_candidates_miss_is_found_by_searching_the_field(monkeypatch,
 
 
 def test_the_field_grid_covers_the_field_only():
-    from papila.core.locate import field_grid
+    from papila.core.locate import field_grids
 
     photo = Image.new("RGB", (800, 800), (0, 0, 0))
     ImageDraw.Draw(photo).ellipse((100, 100, 700, 700), fill=(150, 60, 30))
-    squares = field_grid(photo, 100.0, 0.8, 2.4)
+    squares, tighter = field_grids(photo, 100.0, [(0.8, 2.4), (0.5, 1.6)])
+    assert all(abs(c.size - 160) <= 1 for c in tighter) and len(tighter) > len(squares)
     centres = [(c.x + c.size / 2, c.y + c.size / 2) for c in squares]
     assert squares and all(abs(c.size - 240) <= 1 for c in squares)
     assert all(np.hypot(x - 400, y - 400) <= 310 for x, y in centres)  # none in the black surround

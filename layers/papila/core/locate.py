@@ -141,16 +141,18 @@ def candidates(image: Image.Image, count: int = 10) -> list[LocateResult]:
     return found
 
 
-def field_grid(image: Image.Image, disc_diameter: float, step: float, side: float) -> list[Crop]:
-    """Squares of `side` disc diameters, every `step` disc diameters, centred inside the camera's field
-    (its rim included: a disc near the edge is what the candidates miss), row by row."""
+def field_grids(image: Image.Image, disc_diameter: float, shapes: list[tuple[float, float]]) -> list[list[Crop]]:
+    """For each (step, side): squares of `side` disc diameters, every `step` disc diameters, centred inside
+    the camera's field (its rim included: a disc near the edge is what the candidates miss), row by row.
+    The field is found once for all of them."""
     small, scale = downscale(image if image.mode == "RGB" else image.convert("RGB"), WORK_SIZE)
     fov = field_of_view(np.asarray(small, np.float32))
     h, w = fov.shape
-    pitch, size = step * disc_diameter, side * disc_diameter
-    squares = []
-    for cy in np.arange(pitch / 2, image.height, pitch):
-        for cx in np.arange(pitch / 2, image.width, pitch):
-            if fov[min(h - 1, int(cy / scale)), min(w - 1, int(cx / scale))]:
-                squares.append(Crop(round(cx - size / 2), round(cy - size / 2), round(size)))
-    return squares
+    grids = []
+    for step, side in shapes:
+        pitch, size = step * disc_diameter, side * disc_diameter
+        grids.append([Crop(round(cx - size / 2), round(cy - size / 2), round(size))
+                      for cy in np.arange(pitch / 2, image.height, pitch)
+                      for cx in np.arange(pitch / 2, image.width, pitch)
+                      if fov[min(h - 1, int(cy / scale)), min(w - 1, int(cx / scale))]])
+    return grids

@@ -13,7 +13,7 @@ import numpy as np
 
 from papila.core import disc as discs
 from papila.core import heatmap, imaging, quality
-from papila.core.locate import candidates, field_grid, locate
+from papila.core.locate import candidates, field_grids, locate
 from papila.model.serving import card as model_card
 
 MIN_LOCATE_CONFIDENCE = 0.15
@@ -64,9 +64,9 @@ def disc_crop(image: imaging.Image.Image, crop_request: dict[str, int] | None,
                                    expected=found[0].disc_diameter) if found else None
         if disc is None and found:  # a disc the candidates missed: near the field's edge, beside glare
             expected = found[0].disc_diameter
-            for side, step, recheck_side in discs.SEARCHES:
-                disc = discs.searched_disc(image, field_grid(image, expected, step, side), segmenter, expected,
-                                           recheck_side)
+            grids = field_grids(image, expected, [(step, side) for side, step, _ in discs.SEARCHES])
+            for (_, _, recheck_side), squares in zip(discs.SEARCHES, grids, strict=True):
+                disc = discs.searched_disc(image, squares, segmenter, expected, recheck_side)
                 if disc is not None:
                     break
     if disc is None:
